@@ -1,0 +1,1 @@
+"""The .ebm language: parsing (Lark), the AST, and the checker."""

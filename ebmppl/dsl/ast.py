@@ -1,0 +1,250 @@
+"""The abstract syntax tree of the .ebm language.
+
+Every node is a frozen dataclass carrying a :class:`~ebmppl.errors.Span`, so
+any later stage (checker, lowering) can point at the user's source. The AST
+knows nothing about Lark or JAX; the checker reads it and the lowering turns
+its expressions into JAX functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import Span
+
+
+@dataclass(frozen=True)
+class Node:
+    span: Span = field(repr=False, compare=False)
+
+
+# ---------------------------------------------------------------- expressions
+@dataclass(frozen=True)
+class Expr(Node):
+    pass
+
+
+@dataclass(frozen=True)
+class Num(Expr):
+    value: float | int
+    is_int: bool
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str  # + - * / % @ ^
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class UnOp(Expr):
+    op: str  # + -
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    op: str  # and / or
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Not(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class IfElse(Expr):
+    cond: Expr
+    then: Expr
+    orelse: Expr
+
+
+@dataclass(frozen=True)
+class KwArg(Node):
+    name: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[KwArg, ...]
+    func_span: Span = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+    given: bool = False  # written `f(y | a, b)`: the first argument is the value
+
+
+@dataclass(frozen=True)
+class Comprehension(Expr):
+    body: Expr
+    var: str
+    iter: Expr  # a call to range(...)
+
+
+@dataclass(frozen=True)
+class GenCall(Expr):
+    """`sum(body for i in range(n))`: a reduction over a comprehension."""
+
+    func: str
+    comp: Comprehension
+    func_span: Span = field(repr=False, compare=False, default=None)  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Array(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Slice(Node):
+    lo: Optional[Expr]
+    hi: Optional[Expr]
+    step: Optional[Expr]
+
+
+@dataclass(frozen=True)
+class NewAxis(Node):
+    pass
+
+
+@dataclass(frozen=True)
+class EllipsisIndex(Node):
+    pass
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    value: Expr
+    subs: tuple[Node, ...]  # Expr | Slice | NewAxis | EllipsisIndex
+
+
+# ------------------------------------------------------- composition (model =)
+@dataclass(frozen=True)
+class CExpr(Node):
+    pass
+
+
+@dataclass(frozen=True)
+class CRef(CExpr):
+    name: str
+
+
+@dataclass(frozen=True)
+class CProduct(CExpr):
+    items: tuple[CExpr, ...]
+
+
+@dataclass(frozen=True)
+class CTemper(CExpr):
+    child: CExpr
+    temperature: Expr
+
+
+@dataclass(frozen=True)
+class CMixture(CExpr):
+    weights: tuple[Expr, ...]
+    components: tuple[CExpr, ...]
+
+
+@dataclass(frozen=True)
+class CCondition(CExpr):
+    child: CExpr
+    bindings: tuple[KwArg, ...]
+
+
+# ------------------------------------------------------------------ statements
+@dataclass(frozen=True)
+class TypeExpr(Node):
+    domain: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[KwArg, ...]
+    dims: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class DistCall(Node):
+    name: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[KwArg, ...]
+
+
+@dataclass(frozen=True)
+class Stmt(Node):
+    pass
+
+
+@dataclass(frozen=True)
+class Include(Stmt):
+    path: str
+
+
+@dataclass(frozen=True)
+class Decl(Stmt):
+    role: str  # const | var | latent | param
+    name: str
+    name_span: Span = field(repr=False, compare=False)
+    type: TypeExpr = None  # type: ignore[assignment]
+    init: Optional[Expr] = None  # `= expr` (param initial value, const default)
+    init_dist: Optional[DistCall] = None  # `~ dist(...)` (param initializer)
+
+
+@dataclass(frozen=True)
+class Let(Stmt):
+    name: str
+    name_span: Span = field(repr=False, compare=False)
+    expr: Expr = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class FactorStmt(Stmt):
+    """`factor NAME = expr`: an energy term."""
+
+    name: str
+    name_span: Span = field(repr=False, compare=False)
+    expr: Expr = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class TildeStmt(Stmt):
+    """`target ~ dist(...)` or `factor NAME : target ~ dist(...)`."""
+
+    name: Optional[str]
+    target: Expr  # Name or Index of a Name
+    dist: DistCall
+
+
+@dataclass(frozen=True)
+class ModelStmt(Stmt):
+    expr: CExpr
+
+
+@dataclass(frozen=True)
+class Program(Node):
+    stmts: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Literal(Expr):
+    """A constant array given from Python (the decorator front end)."""
+
+    value: object = field(compare=False)
+
+    def __repr__(self):
+        import numpy as np
+        return f"Literal({np.asarray(self.value).tolist()!r})"

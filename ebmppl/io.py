@@ -1,0 +1,156 @@
+"""Files in and out. Data: CSV with columns named after variables (``x[0]``,
+``x[1]``, ...), NPZ by variable name; errors name the file, row and column.
+Nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EbmDataError
+from .model.spec import Model
+
+_COL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+(?:\s*,\s*\d+)*)\])?$")
+
+
+def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """Read rows of variable values from a CSV whose header names the columns.
+
+    Args:
+        path: the CSV file (UTF-8, header row).
+        model: the model whose vars the columns fill (shapes from its bound specs).
+        names: which vars to read (default: every var of the model).
+
+    Returns:
+        dict name -> array of shape (rows, *var shape).
+    """
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise EbmDataError(f"data file '{path}' not found") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise EbmDataError(f"{path}: row {line}: not UTF-8 text (byte {e.start})") from None
+    rows = list(csv.reader(_io.StringIO(text)))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise EbmDataError(f"{path}: the file is empty", hint="the first row names the columns, e.g. x[0],x[1]")
+    header = [h.strip() for h in rows[0]]
+    if len(rows) == 1:
+        raise EbmDataError(f"{path}: the file has a header but no data rows")
+    low = model.lowered
+    wanted = names if names is not None else [s.name for s in model.vars]
+    cols: dict[str, dict[tuple, int]] = {}
+    for j, h in enumerate(header):
+        m = _COL.match(h)
+        if not m:
+            raise EbmDataError(f"{path}: row 1, column {j + 1}: cannot read column name '{h}'",
+                               hint="columns are named like x, x[0] or W[1,2]")
+        name, idx = m.group(1), m.group(2)
+        key = tuple(int(i) for i in idx.split(",")) if idx else ()
+        if key in cols.setdefault(name, {}):
+            raise EbmDataError(f"{path}: row 1, column {j + 1}: column '{h}' appears twice")
+        cols[name][key] = j
+    out = {}
+    for name in wanted:
+        spec = model.spec(name)
+        shape = low.shapes[name]
+        if name not in cols:
+            raise EbmDataError(f"{path}: no column for {spec.role} '{name}' ({spec.type_str()})",
+                               hint=f"the header needs {_expected(name, shape)}")
+        have = cols[name]
+        need = list(np.ndindex(*shape)) if shape else [()]
+        missing = [k for k in need if k not in have]
+        if missing:
+            raise EbmDataError(f"{path}: '{name}' has shape {list(shape)} but column "
+                               f"'{name}[{','.join(map(str, missing[0]))}]' is missing" if missing[0] else
+                               f"{path}: no column '{name}'")
+        extra = [k for k in have if k not in set(need)]
+        if extra:
+            raise EbmDataError(f"{path}: row 1, column {have[extra[0]] + 1}: '{name}' has shape {list(shape)}, "
+                               f"but there is a column '{name}[{','.join(map(str, extra[0]))}]'")
+        arr = np.empty((len(rows) - 1,) + tuple(shape), dtype=np.float64)
+        for i, row in enumerate(rows[1:], start=2):
+            if len(row) != len(header):
+                raise EbmDataError(f"{path}: row {i}: {len(row)} values, but the header has {len(header)} columns")
+            for k in need:
+                j = have[k]
+                cell = row[j].strip()
+                try:
+                    v = float(cell)
+                except ValueError:
+                    raise EbmDataError(f"{path}: row {i}, column {j + 1} ('{header[j]}'): '{cell}' is not a number") \
+                        from None
+                if not np.isfinite(v):
+                    raise EbmDataError(f"{path}: row {i}, column {j + 1} ('{header[j]}'): value is {cell}")
+                arr[(i - 2,) + k] = v
+        _check_domain(arr, spec, path, header, have, low)
+        out[name] = arr
+    return out
+
+
+def _expected(name, shape) -> str:
+    if not shape:
+        return f"a column '{name}'"
+    first = ",".join("0" for _ in shape)
+    return f"columns '{name}[{first}]' ... ({int(np.prod(shape))} in all)"
+
+
+def _check_domain(arr, spec, path, header, have, low):
+    kind = spec.domain.kind
+    test = {
+        "positive": lambda a: a > 0, "unit": lambda a: (a > 0) & (a < 1),
+        "binary": lambda a: (a == 0) | (a == 1), "spin": lambda a: np.abs(a) == 1,
+        "int": lambda a: a == np.round(a),
+    }.get(kind)
+    if kind == "categorical":
+        k = low.domain_args[spec.name][0]
+        test = lambda a: (a == np.round(a)) & (a >= 0) & (a < k)  # noqa: E731
+    if kind == "interval":
+        lo, hi = low.domain_args[spec.name]
+        test = lambda a: (a > lo) & (a < hi)  # noqa: E731
+    if test is None:
+        return
+    bad = np.argwhere(~test(arr))
+    if len(bad):
+        r, *k = bad[0]
+        j = have[tuple(int(i) for i in k)]
+        raise EbmDataError(f"{path}: row {r + 2}, column {j + 1} ('{header[j]}'): {arr[tuple(bad[0])]:g} is "
+                           f"outside the domain {spec.domain} of '{spec.name}'")
+
+
+def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """Read variable arrays from an NPZ file (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise EbmDataError(f"data file '{path}' not found") from None
+    except ValueError as e:
+        raise EbmDataError(f"{path}: cannot read NPZ ({e})") from None
+    low = model.lowered
+    out = {}
+    for name in (names if names is not None else [s.name for s in model.vars]):
+        if name not in data:
+            raise EbmDataError(f"{path}: no array '{name}'", hint=f"arrays present: {', '.join(data) or 'none'}")
+        a = np.asarray(data[name], dtype=np.float64)
+        if tuple(a.shape[1:]) != tuple(low.shapes[name]):
+            raise EbmDataError(f"{path}: array '{name}' has rows of shape {list(a.shape[1:])}, declared "
+                               f"{list(low.shapes[name])}")
+        out[name] = a
+    return out
+
+
+def read_data(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """Read a CSV or NPZ data file by its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return read_npz(path, model, names)
+    return read_csv(path, model, names)

@@ -1,0 +1,109 @@
+"""Binding consts from a dict or a JSON file (posteriordb's data format)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+from ..errors import EbmDataError
+from .spec import Model, Spec
+
+
+def load_json(path) -> dict:
+    """Read a JSON object of consts; errors name the file and position."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EbmDataError(f"data file '{path}' not found") from None
+    except UnicodeDecodeError as e:
+        raise EbmDataError(f"data file '{path}' is not UTF-8 text (byte {e.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise EbmDataError(f"data file '{path}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") \
+            from None
+    if not isinstance(data, dict):
+        raise EbmDataError(f"data file '{path}' must hold a JSON object {{\"name\": value, ...}}")
+    return data
+
+
+def bind(model: Model, data=None, **values) -> Model:
+    """A copy of ``model`` with its consts bound.
+
+    Args:
+        data: a dict, or the path of a JSON file, mapping const names to values.
+            Keys that name no const are ignored (posteriordb files hold extra keys).
+        **values: more consts, overriding ``data``.
+
+    Raises:
+        EbmDataError: a missing const, a wrong shape, a value outside its domain.
+    """
+    where = "data"
+    if isinstance(data, (str, Path)):
+        where = f"'{data}'"
+        data = load_json(data)
+    merged = {**dict(model.const_values), **(dict(data) if data else {}), **values}
+    bound: dict = {}
+    ints: dict = {}
+    consts = model.consts
+    for s in consts:  # scalar ints first: they size the others
+        if s.domain.kind == "int" and not s.shape and s.name in merged:
+            bound[s.name] = _convert(s, merged[s.name], where, ())
+            ints[s.name] = int(bound[s.name])
+    for s in consts:
+        if s.name in bound:
+            continue
+        if s.name not in merged:
+            if s.init is not None:
+                continue
+            raise EbmDataError(f"const '{s.name}' has no value in {where}", s.span,
+                               f"add \"{s.name}\": ... to the data")
+        shape = tuple(_size(d, ints, s, where) for d in s.shape)
+        bound[s.name] = _convert(s, merged[s.name], where, shape)
+    return replace(model, const_values=MappingProxyType(bound))
+
+
+def _size(d, ints, s: Spec, where):
+    if isinstance(d, int):
+        return d
+    from ..dsl import ast as A
+    if isinstance(d, A.Name):
+        if d.id not in ints:
+            raise EbmDataError(f"const '{d.id}' (a size of '{s.name}') has no value in {where}", d.span,
+                               f"add \"{d.id}\": ... to the data")
+        return ints[d.id]
+    return None  # an expression: checked when the model is lowered
+
+
+def _convert(s: Spec, value, where, shape):
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        raise EbmDataError(f"const '{s.name}' in {where} is not an array of numbers", s.span) from None
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise EbmDataError(f"const '{s.name}' in {where} is not a (rectangular) array of numbers", s.span)
+    if shape is not None and all(d is not None for d in shape) and tuple(arr.shape) != tuple(shape):
+        raise EbmDataError(f"const '{s.name}' in {where} has shape {list(arr.shape)}, declared "
+                           f"{s.type_str()} = {list(shape)}", s.span)
+    kind = s.domain.kind
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0]) if arr.ndim else ()
+        raise EbmDataError(f"const '{s.name}' in {where} is not finite at {list(bad)}", s.span)
+    if kind in ("int", "categorical", "binary"):
+        if not np.all(arr == np.round(arr)):
+            raise EbmDataError(f"const '{s.name}' in {where} must hold integers", s.span)
+        arr = arr.astype(np.int64 if kind == "int" else np.int32)
+    else:
+        arr = arr.astype(np.float64)
+    ok = {"positive": lambda a: a > 0, "unit": lambda a: (a > 0) & (a < 1),
+          "binary": lambda a: (a == 0) | (a == 1), "spin": lambda a: np.abs(a) == 1}.get(kind)
+    if ok is not None and not np.all(ok(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~ok(arr))[0]) if arr.ndim else ()
+        raise EbmDataError(f"const '{s.name}' in {where} must be {kind}; element {list(bad)} is "
+                           f"{arr[bad] if bad else arr}", s.span)
+    return arr

@@ -1,0 +1,164 @@
+"""Model algebra: product (``+``), temperature (``/``), mixture and conditioning.
+
+Each combinator is a few lines over specs, factors and the composition tree,
+in the manner of optax's ``chain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+import numpy as np
+
+from ..errors import EbmSemanticError
+from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper
+
+
+def _merge_specs(a: Model, b: Model) -> tuple[Spec, ...]:
+    out = {s.name: s for s in a.specs}
+    for s in b.specs:
+        t = out.get(s.name)
+        if t is None:
+            out[s.name] = s
+        elif (t.role, t.domain, t.shape_str) != (s.role, s.domain, s.shape_str):
+            raise EbmSemanticError(f"'{s.name}' is declared twice, differently: {t.role} {t.type_str()} and "
+                                   f"{s.role} {s.type_str()}", s.span or t.span,
+                                   "declare it the same way in both models")
+    return tuple(out.values())
+
+
+def _merge_factors(a: Model, b: Model) -> tuple[tuple[Factor, ...], dict]:
+    """Factors of both models; b's factors are renamed when their names clash."""
+    names = {f.name for f in a.factors}
+    out, renames = list(a.factors), {}
+    for f in b.factors:
+        name = f.name
+        k = 1
+        while name in names:
+            k += 1
+            name = f"{f.name}_{k}"
+        names.add(name)
+        if name != f.name:
+            renames[f.name] = name
+            f = replace(f, name=name)
+        out.append(f)
+    return tuple(out), renames
+
+
+def _rename(node, renames):
+    if not renames:
+        return node
+    if isinstance(node, Ref):
+        return Ref(renames.get(node.name, node.name), node.span)
+    if isinstance(node, Product):
+        return Product(tuple(_rename(c, renames) for c in node.children))
+    if isinstance(node, Mixture):
+        return replace(node, children=tuple(_rename(c, renames) for c in node.children))
+    if isinstance(node, Temper):
+        return replace(node, child=_rename(node.child, renames))
+    return node
+
+
+def _lets(a: Model, b: Model):
+    seen = {l.name for l in a.lets}
+    return a.lets + tuple(l for l in b.lets if l.name not in seen)
+
+
+def product(a: Model, b: Model) -> Model:
+    """The product of experts: energies add."""
+    if not isinstance(b, Model):
+        return NotImplemented
+    specs = _merge_specs(a, b)
+    factors, renames = _merge_factors(a, b)
+    ta, tb = a.effective_tree, _rename(b.effective_tree, renames)
+    items = (ta.children if isinstance(ta, Product) else (ta,)) + (tb.children if isinstance(tb, Product) else (tb,))
+    tree = None if a.tree is None and b.tree is None else Product(items)
+    return Model(specs, factors, _lets(a, b), tree, MappingProxyType({**a.const_values, **b.const_values}),
+                 name=f"{a.name}+{b.name}", warnings=a.warnings + b.warnings)
+
+
+def temper(model: Model, temperature) -> Model:
+    """The model at temperature T: energy E / T."""
+    if isinstance(temperature, (int, float)) and not temperature > 0:
+        raise EbmSemanticError(f"a temperature must be positive, got {temperature}")
+    return replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T")
+
+
+def mixture(weights, components, logz=None) -> Model:
+    """A convex mixture of models: p(x) = sum_k w_k p_k(x).
+
+    Exact when each component is a normalized density (all ``~`` factors over
+    the same variables). Otherwise pass ``logz``, each component's log Z
+    (e.g. from :func:`ebmppl.logz`), and the mixture uses p_k = exp(-E_k - log Z_k).
+    """
+    if len(weights) != len(components) or len(components) < 2:
+        raise EbmSemanticError("mixture needs at least two components and one weight each")
+    if any(not w > 0 for w in np.asarray(weights, dtype=float)):
+        raise EbmSemanticError("mixture weights must be positive")
+    if logz is None:
+        for i, c in enumerate(components):
+            if _normalized_over(c, c.effective_tree) is None:
+                raise EbmSemanticError(
+                    f"mixture component {i + 1} ('{c.name}') is unnormalized: a mixture of unnormalized "
+                    f"components needs each component's log Z", None,
+                    "pass logz=[...] (estimate it with ebmppl.logz), or write the components as densities")
+        overs = {_normalized_over(c, c.effective_tree) for c in components}
+        if len(overs) != 1:
+            raise EbmSemanticError("the components of a mixture must be densities of the same variables")
+    elif len(logz) != len(components):
+        raise EbmSemanticError("give one log Z per mixture component")
+    model = components[0]
+    trees = [model.effective_tree]
+    for c in components[1:]:
+        specs = _merge_specs(model, c)
+        factors, renames = _merge_factors(model, c)
+        trees.append(_rename(c.effective_tree, renames))
+        model = replace(model, specs=specs, factors=factors, lets=_lets(model, c))
+    tree = Mixture(tuple(float(w) for w in weights), tuple(trees),
+                   None if logz is None else tuple(float(z) for z in logz))
+    return replace(model, tree=tree, name="mixture")
+
+
+def _normalized_over(model: Model, node):
+    if isinstance(node, Ref):
+        f = model.factor(node.name)
+        if not f.normalized:
+            return None
+        s = model.spec(f.target_name)
+        return frozenset() if s.role == "const" else frozenset([f.target_name])
+    if isinstance(node, Product):
+        parts = [_normalized_over(model, c) for c in node.children]
+        if any(p is None for p in parts):
+            return None
+        out: frozenset = frozenset()
+        for p in parts:
+            if out & p:
+                return None
+            out |= p
+        return out
+    if isinstance(node, Mixture):
+        parts = [_normalized_over(model, c) for c in node.children]
+        return parts[0] if all(p is not None for p in parts) else None
+    return None
+
+
+def condition(model: Model, values: dict) -> Model:
+    """Fix vars to values; each becomes a const (bound) of the new model."""
+    specs = []
+    bound = dict(model.const_values)
+    for s in model.specs:
+        if s.name in values:
+            if s.role not in ("var", "latent"):
+                raise EbmSemanticError(f"cannot condition on '{s.name}': it is a {s.role}, not a var or latent",
+                                       s.span, "only random variables can be conditioned on")
+            s = replace(s, role="const", conditioned=True)
+            bound[s.name] = np.asarray(values[s.name])
+        specs.append(s)
+    unknown = set(values) - {s.name for s in model.specs}
+    if unknown:
+        raise EbmSemanticError(f"cannot condition on unknown variable(s) {', '.join(sorted(unknown))}")
+    from .bind import bind
+    m = replace(model, specs=tuple(specs), const_values=MappingProxyType({}))
+    return bind(m, bound) if all(s.name in bound or s.init is not None for s in m.consts) else \
+        replace(m, const_values=MappingProxyType(bound))

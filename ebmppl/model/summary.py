@@ -1,0 +1,93 @@
+"""A plain-text summary of a model, as printed by `ebmppl check`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dsl import ast as A
+from .spec import Model, tree_str
+
+
+def _dist_str(f) -> str:
+    def ex(e):
+        if isinstance(e, A.Num):
+            return str(e.value)
+        if isinstance(e, A.Name):
+            return e.id
+        if isinstance(e, A.UnOp) and isinstance(e.operand, A.Num):
+            return f"-{e.operand.value}"
+        return "..."
+    args = [ex(a) for a in f.dist.args] + [f"{k.name}={ex(k.value)}" for k in f.dist.kwargs]
+    tgt = f.target_name + ("[...]" if isinstance(f.target, A.Index) else "")
+    return f"{tgt} ~ {f.dist.name}({', '.join(args)})"
+
+
+def summary(model: Model, lowered=None) -> str:
+    """Describe vars, latents, params, consts, factors and the free energy."""
+    low = lowered
+    lines = [f"model {model.name}  (fingerprint {model.fingerprint})"]
+
+    def shape_of(s):
+        if low is not None and not low.placeholders:
+            return f" = {list(low.shapes[s.name])}" if s.shape and any(not isinstance(d, int) for d in s.shape) else ""
+        return ""
+
+    for role, title in (("var", "vars"), ("latent", "latents")):
+        specs = [s for s in model.specs if s.role == role]
+        lines.append(f"  {title}:" + ("" if specs else " none"))
+        for s in specs:
+            lines.append(f"    {s.name} : {s.type_str()}{shape_of(s)}")
+    params = model.params
+    if params:
+        total = None
+        if low is not None and not low.placeholders:
+            import jax
+            shapes = jax.eval_shape(lambda: low.init_params(0))
+            counts = {k: int(sum(np.prod(l.shape, dtype=int) for l in jax.tree_util.tree_leaves(v)))
+                      for k, v in shapes.items()}
+            total = sum(counts.values())
+        lines.append(f"  params:" + (f" {total} values in all" if total is not None else ""))
+        for s in params:
+            n = f"  ({counts[s.name]} values)" if total is not None else ""
+            init = ""
+            if s.init is not None:
+                init = " = " + (str(s.init.value) if isinstance(s.init, A.Num) else "<expr>") \
+                    if isinstance(s.init, A.Expr) else f" = {s.init}"
+            elif s.init_dist is not None:
+                init = f" ~ {s.init_dist.name}(...)"
+            lines.append(f"    {s.name} : {s.type_str()}{init}{n}")
+    else:
+        lines.append("  params: none")
+    consts = model.consts
+    if consts:
+        lines.append("  consts:")
+        for s in consts:
+            if s.name in model.const_values:
+                v = np.asarray(model.const_values[s.name])
+                val = f" = {v.item()}" if v.ndim == 0 else f"  (bound, shape {list(v.shape)})"
+            elif s.init is not None:
+                val = "  (default)"
+            else:
+                val = "  (unbound: pass --data)"
+            cond = "  [conditioned]" if s.conditioned else ""
+            lines.append(f"    {s.name} : {s.type_str()}{val}{cond}")
+    lines.append("  factors:")
+    width = max(len(f.name) for f in model.factors)
+    for f in model.factors:
+        where = f"line {f.span.line}" if f.span is not None and f.span.source.name[:1] != "<" else "python"
+        if f.kind == "density":
+            what = f"normalized   {_dist_str(f)}" if f.normalized else f"density      {_dist_str(f)}"
+        else:
+            what = "unnormalized energy"
+        lines.append(f"    {f.name:<{width}}  {what}   ({where})")
+    lines.append(f"  model = {tree_str(model.effective_tree)}")
+    if low is not None and not low.placeholders:
+        method, why = low.free_energy_plan()
+        lines.append(f"  free energy: {why}")
+    elif model.latents:
+        lines.append("  free energy: decided once the consts are bound (--data)")
+    else:
+        lines.append("  free energy: no latents: the free energy is the energy")
+    for w in model.warnings:
+        lines.append(f"  warning: {w}")
+    return "\n".join(lines)
