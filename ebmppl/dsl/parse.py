@@ -16,7 +16,7 @@ from typing import Optional
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..errors import EbmError, EbmSyntaxError, Source, Span
+from ..errors import EbmError, EbmSyntaxError, Source, Span, did_you_mean
 from . import ast as A
 
 # Tokens after which a newline does not end the statement.
@@ -24,21 +24,33 @@ _CONTINUE_AFTER = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "AT", "CARET", "
                    "COLON", "COMP_OP", "EQUAL", "COMMA", "AND", "OR", "NOT", "IF", "ELSE"}
 _OPEN = {"LPAR", "LSQB"}
 _CLOSE = {"RPAR", "RSQB"}
+# Words that start a statement; a line starting with one never continues the line before.
+_STATEMENT_WORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model"}
 
 
 class _Continuation:
-    """Postlexer: drop newlines inside brackets and after a dangling operator."""
+    """Postlexer: drop newlines inside brackets and after a dangling operator.
+
+    A dropped newline is put back when the next line starts with a statement
+    keyword, so an unclosed bracket or a dangling operator is reported at the
+    end of its own line rather than inside the next statement.
+    """
 
     always_accept = ("_NL",)
 
     def process(self, stream):
         depth = 0
         prev = None
+        held = None  # the newline just dropped, if any
         for tok in stream:
             if tok.type == "_NL":
                 if depth > 0 or (prev is not None and prev.type in _CONTINUE_AFTER):
+                    held = held or tok
                     continue
-            elif tok.type in _OPEN:
+            elif held is not None and str(tok) in _STATEMENT_WORDS:
+                yield held  # the statement before is unfinished: the parser reports it there
+            held = None
+            if tok.type in _OPEN:
                 depth += 1
             elif tok.type in _CLOSE:
                 depth = max(0, depth - 1)
@@ -72,6 +84,13 @@ class _Builder(Transformer):
     def _tspan(self, tok: Token) -> Span:
         return _tok_span(self.src, tok)
 
+    def _new_name(self, tok: Token) -> str:
+        """A name being declared: not a reserved word."""
+        if str(tok) in _KEYWORDS:
+            raise EbmSyntaxError(f"'{tok}' is a reserved word and cannot be used as a name", self._tspan(tok),
+                                 "choose another name")
+        return str(tok)
+
     # ---- program and statements
     @v_args(meta=True)
     def start(self, meta, items):
@@ -82,7 +101,7 @@ class _Builder(Transformer):
         return A.Include(self._span(meta), str(path)[1:-1])
 
     def _decl(self, role, meta, name, typ, init=None, init_dist=None):
-        return A.Decl(self._span(meta), role, str(name), self._tspan(name), typ, init, init_dist)
+        return A.Decl(self._span(meta), role, self._new_name(name), self._tspan(name), typ, init, init_dist)
 
     @v_args(meta=True, inline=True)
     def const_decl(self, meta, name, typ, default):
@@ -115,15 +134,15 @@ class _Builder(Transformer):
 
     @v_args(meta=True, inline=True)
     def let_stmt(self, meta, name, expr):
-        return A.Let(self._span(meta), str(name), self._tspan(name), expr)
+        return A.Let(self._span(meta), self._new_name(name), self._tspan(name), expr)
 
     @v_args(meta=True, inline=True)
     def factor_energy(self, meta, name, expr):
-        return A.FactorStmt(self._span(meta), str(name), self._tspan(name), expr)
+        return A.FactorStmt(self._span(meta), self._new_name(name), self._tspan(name), expr)
 
     @v_args(meta=True, inline=True)
     def factor_tilde(self, meta, name, target, _tilde, dist):
-        return A.TildeStmt(self._span(meta), str(name), target, dist)
+        return A.TildeStmt(self._span(meta), self._new_name(name), target, dist)
 
     @v_args(meta=True, inline=True)
     def tilde(self, meta, target, _tilde, dist):
@@ -241,7 +260,7 @@ class _Builder(Transformer):
 
     @v_args(inline=True)
     def comp_for(self, name, it):
-        return (str(name), it)
+        return (self._new_name(name), it)
 
     @v_args(meta=True, inline=True)
     def array(self, meta, items):
@@ -336,6 +355,12 @@ def _syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
     tok = getattr(err, "token", None)
     line, col = getattr(err, "line", -1), getattr(err, "column", -1)
     at_eof = isinstance(err, UnexpectedEOF) or (tok is not None and tok.type == "$END")
+    if tok is not None and str(tok) in _STATEMENT_WORDS and not src.line(tok.line)[:tok.column - 1].strip():
+        # A statement keyword read as a continuation line: the statement before it is unfinished.
+        before = _text_before(src, tok)
+        if before and before.count("\n") + 1 < tok.line:
+            line = before.count("\n") + 1
+            tok = Token("_NL", "\n", start_pos=len(before), line=line, column=len(before.split("\n")[-1]) + 1)
     if at_eof or line is None or line < 1:
         span = _eof_span(src)
     elif tok is not None and tok.type == "_NL":
@@ -365,7 +390,15 @@ def _syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
             hint = "write `and` for a logical and"
         return EbmSyntaxError(f"unexpected character '{ch}'", span, hint)
 
-    expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
+    # The terminals the parser accepts here (the lexer's list also holds always-accepted newlines).
+    ip = getattr(err, "interactive_parser", None)
+    if ip is not None:
+        expected = {t for t in ip.choices() if t.isupper()}
+    else:
+        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
+    stray = _unknown_statement(src, tok, expected)
+    if stray is not None:
+        return stray
     what = _describe(tok) if not at_eof else "end of file"
     msg = f"unexpected {what}"
     exp = _expected_words(expected)
@@ -377,33 +410,98 @@ def _syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
 
 _KEYWORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model", "if", "else",
              "for", "in", "and", "or", "not", "mixture", "condition", "None"}
+_DANGLING = ("+", "-", "*", "/", "%", "@", "^", "|", "=", ",", "<", ">", " and", " or", " not", " if", " else")
+
+
+def _text_before(src: Source, tok) -> str:
+    """The source before ``tok`` (all of it at the end of file), without comments and trailing blanks."""
+    pos = getattr(tok, "start_pos", None)
+    if tok is None or tok.type == "$END" or pos is None:
+        pos = len(src.text)
+    return "\n".join(l.split("#")[0] for l in src.text[:pos].split("\n")).rstrip()
+
+
+def _statement_word(src: Source, tok) -> str:
+    """The first word of the line ``tok`` is on (of the last non-empty line at the end of file)."""
+    before = _text_before(src, tok)
+    words = before.split("\n")[-1].split() if tok is None or tok.type in ("$END", "_NL") else \
+        src.line(tok.line).split()
+    return words[0] if words else ""
+
+
+def _unknown_statement(src: Source, tok, expected) -> Optional[EbmSyntaxError]:
+    """`vra x : real`: a line whose first word is no keyword, read as the start of `x ~ ...`."""
+    if tok is None or tok.type not in ("NAME", "COLON", "EQUAL") or "TILDE" not in expected:
+        return None
+    text = src.line(tok.line)
+    first = text.split()[0] if text.split() else ""
+    start = text.find(first)
+    if not first.isidentifier() or first in _KEYWORDS or text[start + len(first):tok.column - 1].strip():
+        return None
+    span = Span(src, tok.line, start + 1, tok.line, start + 1 + len(first))
+    close = did_you_mean(first, _STATEMENT_WORDS)
+    if close is None and tok.type == "NAME":
+        return None  # `x y`: two names side by side, reported below
+    return EbmSyntaxError(f"'{first}' does not start a statement", span,
+                          close or f"a line starts {_STATEMENT_START}")
 
 
 def _hint_for(src: Source, tok, expected, at_eof) -> Optional[str]:
     exp = set(expected)
-    if at_eof and ("RPAR" in exp or "RSQB" in exp):
-        return "a bracket is never closed"
-    if tok is None:
-        return None
-    if tok.type == "_NL":
+    before = _text_before(src, tok)
+    stmt = _statement_word(src, tok)
+    dangling = next((op.strip() for op in _DANGLING if before.endswith(op)), None)
+    if at_eof or (tok is not None and tok.type == "_NL"):
+        where = "the file" if at_eof else "the line"
         if "RPAR" in exp or "RSQB" in exp:
-            return "a bracket is not closed before the end of the line"
+            return "a bracket is never closed" if at_eof else "a bracket is not closed before the end of the line"
+        if before.endswith("~"):
+            return "`~` needs a distribution: `x ~ normal(0, 1)`"
+        if before.endswith(":") and stmt in ("const", "var", "latent", "param"):
+            return f"give the domain after ':', e.g. `{stmt} x : real`"
+        if dangling is not None:
+            return f"{where} ends with '{dangling}'; complete the expression or remove the '{dangling}'"
+        if at_eof:
+            return None
         if "TILDE" in exp and len(exp) <= 3:
             return "a declaration's initializer needs `= value` or `~ distribution(...)`"
         return "the statement is incomplete"
+    if tok is None:
+        return None
     text = str(tok)
-    if tok.type == "NAME" and "NAME" not in exp:
-        line_text = src.line(tok.line).strip()
-        if line_text.startswith(("var ", "param ", "const ", "latent ", "let ", "factor ")) and text in _KEYWORDS:
+    if before.endswith("~") and "NAME" in exp:
+        return "`~` needs a distribution: `x ~ normal(0, 1)`"
+    if tok.type in _CLOSE:
+        if "RPAR" in exp or "RSQB" in exp:
+            return f"this '{text}' does not match the open bracket; expected {_expected_words(exp & _CLOSE)}"
+        return f"this '{text}' closes no bracket; remove it"
+    if tok.type == "COMMA" and before[-1:] in ("(", "[", ","):
+        return "an argument is missing before this ','"
+    if tok.type == "EQUAL":
+        if "COMP_OP" in exp:
+            return "use `==` to compare; `=` only appears in declarations"
+        if "COLON" in exp:
+            return "declarations give the domain first: `var x : real`"
+        if "NAME" in exp:
+            return f"a name is missing after '{stmt}': `{stmt} NAME = ...`"
+        if stmt in ("var", "latent"):
+            return (f"a {stmt} cannot have a value; only params (initial value) and consts (default) "
+                    f"take `= value`")
+    if tok.type in ("NAME", "NUMBER") and "NAME" not in exp:
+        if text in _KEYWORDS and stmt in ("var", "param", "const", "latent", "let", "factor"):
             return f"'{text}' is a reserved word; choose another name"
-        if "_NL" in exp:
+        if exp == {"COLON"}:
+            return f"put ':' between the name and its domain: `{stmt} x : real`"
+        if stmt == "model" and "EQUAL" in exp:
+            return "write `model = A + B`, naming the factors to combine"
+        if stmt == "factor" and "EQUAL" in exp:
+            return "write `factor NAME = energy` or `factor NAME : x ~ distribution(...)`"
+        if stmt == "let" and "EQUAL" in exp:
+            return "write `let NAME = expression`"
+        if "_NL" in exp and "PLUS" in exp:
             return "two expressions stand side by side; is an operator or a line break missing?"
     if text in _KEYWORDS and "NAME" in exp:
         return f"'{text}' is a reserved word and cannot be used as a name"
-    if tok.type == "EQUAL" and "COLON" in exp:
-        return "declarations give the domain first: `var x : real`"
-    if tok.type == "EQUAL" and "COMP_OP" in exp:
-        return "use `==` to compare; `=` only appears in declarations"
     if tok.type == "CARET" or text == "**":
         return None
     if tok.type == "STAR" and "STAR" not in exp:

@@ -82,6 +82,9 @@ def temper(model: Model, temperature) -> Model:
     """The model at temperature T: energy E / T."""
     if isinstance(temperature, (int, float)) and not temperature > 0:
         raise EbmSemanticError(f"a temperature must be positive, got {temperature}")
+    if isinstance(temperature, str):  # the name of a const or param
+        from .decorators import _expr
+        temperature = _expr(temperature)
     return replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T")
 
 
