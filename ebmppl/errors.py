@@ -107,6 +107,8 @@ class EbmDataError(EbmError):
 
 def _snippet(span: Span) -> list[str]:
     src = span.source
+    if not src.text:  # defined in Python: no source line to show
+        return [f"  --> {src.name}"]
     line = min(max(span.line, 1), src.n_lines)
     col = max(span.col, 1)
     text = src.line(line).rstrip("\n").expandtabs(1)

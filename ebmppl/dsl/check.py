@@ -119,7 +119,8 @@ class Checker:
                                f"there is one already at line {self.model_stmt.span.line}; combine them")
                 self.model_stmt = st
         if not self.factors:
-            span = self.program.stmts[-1].span if self.program.stmts else self.program.span
+            span = self.program.stmts[-1].span if self.program.stmts else \
+                Span(self.program.span.source, 1, 1, 1, 1)
             raise _err("the model has no factors", span,
                        "add an energy term (`factor E = ...`) or a density (`x ~ normal(0, 1)`)")
         tree = self.composition() if self.model_stmt is not None else None
@@ -174,7 +175,8 @@ class Checker:
         if kind == "categorical":
             self.dim(t.args[0], what="the number of categories")
         if kind in ("ordered", "simplex") and not t.dims:
-            raise _err(f"an {kind} value is a vector; give its length", t.span, f"write `{kind}[K]`")
+            raise _err(f"{'an' if kind == 'ordered' else 'a'} {kind} value is a vector; give its length", t.span,
+                       f"write `{kind}[K]`")
         if kind == "interval":
             lo, hi = t.args
             if isinstance(lo, A.Num) and isinstance(hi, A.Num) and not lo.value < hi.value:
@@ -207,7 +209,7 @@ class Checker:
         """A size: an int literal, an int const, or integer arithmetic of those."""
         if isinstance(e, A.Num):
             if not e.is_int:
-                raise _err(f"{what} must be an integer, not {e.value}", e.span)
+                raise _err(f"{what} must be an integer, not {e.value}", e.span, "write a whole number, e.g. `3`")
             if e.value < 0:
                 raise _err(f"{what} must not be negative", e.span)
             return int(e.value)
@@ -316,7 +318,8 @@ class Checker:
                 raise _err(f"{info.name} has no argument '{kw.name}'", kw.span,
                            did_you_mean(kw.name, info.params) or f"its arguments are {', '.join(info.params)}")
             if kw.name in given:
-                raise _err(f"argument '{kw.name}' given twice", kw.span)
+                raise _err(f"argument '{kw.name}' given twice", kw.span,
+                           f"pass each argument once: `{info.signature()}`")
             given.add(kw.name)
         args = dict(zip(info.params, d.args))
         args.update({k.name: k.value for k in d.kwargs})
@@ -338,7 +341,9 @@ class Checker:
             bad = ((pdom == "positive" and not val > 0) or (pdom == "unit" and not 0 <= val <= 1)
                    or (pdom == "int" and (val != int(val) or val < 0)))
             if bad:
-                raise _err(f"the {pname} of {info.name} must be {need}, got {val:g}", a.span)
+                raise _err(f"the {pname} of {info.name} must be {need}, got {val:g}", a.span,
+                           {"positive": "use a number above 0", "unit": "use a number between 0 and 1",
+                            "int": "use a whole number, 0 or more"}.get(pdom))
             return
         if isinstance(a, A.Name) and a.id in self.specs:
             s = self.specs[a.id]
@@ -427,6 +432,13 @@ class Checker:
             for s in e.subs:
                 if isinstance(s, A.Slice):
                     self.expr(s.lo, bound), self.expr(s.hi, bound), self.expr(s.step, bound)
+                    for n in sorted(names_in(s)):
+                        spec = self.specs.get(n)
+                        if n in bound or (spec is not None and spec.role != "const"):
+                            what = "a loop variable" if n in bound else f"a {spec.role}"
+                            raise _err(f"a slice bound must be known before sampling, but '{n}' is {what}",
+                                       _find_name(s, n) or s.span, "slice with int literals or int consts"
+                                       + (f", or index single elements: `x[{n}]`" if n in bound else ""))
                 else:
                     self.expr(s, bound)
         elif isinstance(e, A.KwArg):
@@ -456,7 +468,8 @@ class Checker:
             s = self.specs.get(n)
             if s is None or s.role != "const" or s.domain.kind != "int":
                 raise _err(f"range bounds must be int literals or int consts, but '{n}' is "
-                           f"{'a ' + s.role if s else 'a let'}", _find_name(a, n) or a.span)
+                           f"{'a ' + s.role if s else 'a let'}", _find_name(a, n) or a.span,
+                           "loop over a fixed range, e.g. `range(5)` or `range(N)` with `const N : int`")
 
     def call(self, e: A.Call, bound):
         fspan = e.func_span or e.span
@@ -566,17 +579,20 @@ class Checker:
             self.static_or_param(e.temperature, "a temperature")
             v = _literal(e.temperature)
             if v is not None and not v > 0:
-                raise _err(f"a temperature must be positive, got {v:g}", e.temperature.span)
+                raise _err(f"a temperature must be positive, got {v:g}", e.temperature.span,
+                           "use a number above 0")
             return Temper(self.ctree(e.child, used), e.temperature, e.span)
         if isinstance(e, A.CMixture):
             if len(e.components) < 2:
-                raise _err("a mixture needs at least two components", e.span)
+                raise _err("a mixture needs at least two components", e.span,
+                           "write `mixture(w1: A, w2: B)`, or use a single factor directly: `model = A`")
             comps = tuple(self.ctree(c, used) for c in e.components)
             for w in e.weights:
                 self.static_or_param(w, "a mixture weight")
                 v = _literal(w)
                 if v is not None and not v > 0:
-                    raise _err(f"a mixture weight must be positive, got {v:g}", w.span)
+                    raise _err(f"a mixture weight must be positive, got {v:g}", w.span,
+                               "use a number above 0; weights are normalized to sum to 1")
             over = [self.normalized_over(c) for c in comps]
             for c, ce, o in zip(comps, e.components, over):
                 if o is None:

@@ -9,6 +9,7 @@ nodes, each carrying its source span. Lark's exceptions become
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -471,12 +472,22 @@ def _hint_for(src: Source, tok, expected, at_eof) -> Optional[str]:
     text = str(tok)
     if before.endswith("~") and "NAME" in exp:
         return "`~` needs a distribution: `x ~ normal(0, 1)`"
+    if tok.type == "MINUS" and stmt == "model" and before.endswith("/"):
+        return "a temperature must be positive: `A / T` with T > 0"
+    if tok.type == "TILDE" and stmt == "factor":
+        return "a density factor is written `factor NAME : x ~ distribution(...)`"
+    if tok.type == "STRING":
+        return "strings only appear in `include \"file.ebm\"`"
+    if re.search(r"\bif$", before) and "NAME" not in exp:
+        return "a conditional reads `a if condition else b`"
     if tok.type in _CLOSE:
         if "RPAR" in exp or "RSQB" in exp:
             return f"this '{text}' does not match the open bracket; expected {_expected_words(exp & _CLOSE)}"
         return f"this '{text}' closes no bracket; remove it"
     if tok.type == "COMMA" and before[-1:] in ("(", "[", ","):
-        return "an argument is missing before this ','"
+        return "an argument or list item is missing before this ','"
+    if tok.type == "COMMA" and "COMMA" not in exp:
+        return "a ',' only separates arguments and list items; remove it"
     if tok.type == "EQUAL":
         if "COMP_OP" in exp:
             return "use `==` to compare; `=` only appears in declarations"
@@ -546,8 +557,9 @@ def _expand_includes(prog: A.Program, src: Source, stack) -> A.Program:
         path = (base / st.path)
         key = str(path.resolve())
         if key in stack:
-            raise EbmSyntaxError(f"'{st.path}' includes itself (through {len(stack)} file(s))", st.span,
-                                 "remove the circular include")
+            others = len(set(stack[stack.index(key):])) - 1
+            through = f" through {others} other file{'s' if others > 1 else ''}" if others else ""
+            raise EbmSyntaxError(f"'{st.path}' includes itself{through}", st.span, "remove the circular include")
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:

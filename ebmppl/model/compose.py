@@ -128,7 +128,12 @@ def _normalized_over(model: Model, node):
         f = model.factor(node.name)
         if not f.normalized:
             return None
-        s = model.spec(f.target_name)
+        try:
+            s = model.spec(f.target_name)
+        except KeyError:
+            raise EbmSemanticError(f"factor '{f.name}' is a density of '{f.target_name}', which is never declared",
+                                   f.span, f"add ebmppl.declare({f.target_name}=ebmppl.real) + ... to the "
+                                           f"component") from None
         return frozenset() if s.role == "const" else frozenset([f.target_name])
     if isinstance(node, Product):
         parts = [_normalized_over(model, c) for c in node.children]

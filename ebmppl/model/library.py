@@ -34,6 +34,12 @@ class DistInfo:
         return self.support in ("binary", "count", "categorical")
 
     @property
+    def support_guaranteed(self) -> bool:
+        """True when the checker's domain test alone keeps `x ~ dist` targets in the support,
+        so NumPyro's per-call support check (a `where` in every log_prob) can be skipped."""
+        return self.support in ("real", "positive", "unit", "simplex", "binary")
+
+    @property
     def lp_suffix(self) -> str:
         return "lpmf" if self.discrete else "lpdf"
 
@@ -59,19 +65,19 @@ DISTRIBUTIONS: dict[str, DistInfo] = {d.name: d for d in [
     _d("lognormal", dist.LogNormal, ["loc", "scale"], ["real", "positive"], "positive"),
     _d("beta", dist.Beta, ["concentration1", "concentration0"], ["positive", "positive"], "unit"),
     _d("uniform", dist.Uniform, ["low", "high"], ["real", "real"], "bounded"),
-    _d("multi_normal", lambda loc, cov: dist.MultivariateNormal(loc, covariance_matrix=cov),
+    _d("multi_normal", lambda loc, cov, **kw: dist.MultivariateNormal(loc, covariance_matrix=cov, **kw),
        ["loc", "cov"], ["real", "cov"], "real", 1),
-    _d("multi_normal_cholesky", lambda loc, L: dist.MultivariateNormal(loc, scale_tril=L),
+    _d("multi_normal_cholesky", lambda loc, L, **kw: dist.MultivariateNormal(loc, scale_tril=L, **kw),
        ["loc", "L"], ["real", "chol"], "real", 1),
     _d("dirichlet", dist.Dirichlet, ["concentration"], ["positive"], "simplex", 1),
-    _d("bernoulli", lambda p: dist.Bernoulli(probs=p), ["probs"], ["unit"], "binary"),
-    _d("bernoulli_logit", lambda l: dist.Bernoulli(logits=l), ["logits"], ["real"], "binary"),
-    _d("binomial", lambda n, p: dist.Binomial(total_count=n, probs=p), ["total_count", "probs"],
+    _d("bernoulli", lambda p, **kw: dist.Bernoulli(probs=p, **kw), ["probs"], ["unit"], "binary"),
+    _d("bernoulli_logit", lambda l, **kw: dist.Bernoulli(logits=l, **kw), ["logits"], ["real"], "binary"),
+    _d("binomial", lambda n, p, **kw: dist.Binomial(total_count=n, probs=p, **kw), ["total_count", "probs"],
        ["int", "unit"], "count"),
     _d("poisson", dist.Poisson, ["rate"], ["positive"], "count"),
-    _d("poisson_log", lambda lr: dist.Poisson(jnp.exp(lr)), ["log_rate"], ["real"], "count"),
-    _d("categorical", lambda p: dist.Categorical(probs=p), ["probs"], ["simplex"], "categorical"),
-    _d("categorical_logit", lambda l: dist.Categorical(logits=l), ["logits"], ["real"], "categorical"),
+    _d("poisson_log", lambda lr, **kw: dist.Poisson(jnp.exp(lr), **kw), ["log_rate"], ["real"], "count"),
+    _d("categorical", lambda p, **kw: dist.Categorical(probs=p, **kw), ["probs"], ["simplex"], "categorical"),
+    _d("categorical_logit", lambda l, **kw: dist.Categorical(logits=l, **kw), ["logits"], ["real"], "categorical"),
 ]}
 
 
@@ -102,7 +108,7 @@ def domain_constraint(kind: str, args=()):
     if kind == "categorical":
         return constraints.integer_interval(0, int(args[0]) - 1)
     if kind == "int":
-        return constraints.integer
+        return INTEGER
     if kind == "spin":
         return SPIN
     raise ValueError(kind)
@@ -127,6 +133,27 @@ class _Spin(constraints.Constraint):
 SPIN = _Spin()
 
 
+class _Integer(constraints.Constraint):
+    """Any integer (NumPyro has only bounded or nonnegative integer constraints)."""
+
+    is_discrete = True
+
+    def __call__(self, x):
+        return x == jnp.round(x)
+
+    def feasible_like(self, prototype):
+        return jnp.zeros_like(prototype)
+
+    def tree_flatten(self):
+        return (), ((), dict())
+
+    def __eq__(self, other):
+        return isinstance(other, _Integer)
+
+
+INTEGER = _Integer()
+
+
 # ------------------------------------------------------------------ functions
 @dataclass(frozen=True)
 class FnInfo:
@@ -146,8 +173,12 @@ class FnInfo:
     doc: str = ""
 
 
-def _f(name, impl, min_args, max_args=None, kwargs=(), static=(), doc=""):
-    return FnInfo(name, impl, min_args, min_args if max_args is None else max_args, tuple(kwargs),
+_SAME = object()
+
+
+def _f(name, impl, min_args, max_args=_SAME, kwargs=(), static=(), doc=""):
+    """max_args: omitted = exactly min_args; None = any number."""
+    return FnInfo(name, impl, min_args, min_args if max_args is _SAME else max_args, tuple(kwargs),
                   tuple(static), doc)
 
 

@@ -189,7 +189,9 @@ class Compiler:
             fval = self.compile(e.args[0])
             fargs = [self.compile(a) for a in e.args[1:]]
             fkw = {k.name: self.compile(k.value) for k in e.kwargs}
-            build = self._dist_builder(info, fargs, fkw, e)
+            # an lpdf may be called on any expression: keep NumPyro's support check
+            # except for real support, where it only maps NaN to -inf.
+            build = self._dist_builder(info, fargs, fkw, e, validate=info.support != "real")
             fmt, span = self.fmt, e.span
 
             def lpdf(env):
@@ -230,25 +232,28 @@ class Compiler:
                                     _short(ex)) from None
         return call
 
-    def _dist_builder(self, info: L.DistInfo, fargs, fkw, node):
+    def _dist_builder(self, info: L.DistInfo, fargs, fkw, node, validate=True):
+        """env -> numpyro distribution. ``validate=False`` skips NumPyro's support check
+        (used where the checker has proved the value lies in the support)."""
         names = info.params
         span, fmt = node.span, self.fmt
+        opts = {} if validate else {"validate_args": False}
 
         def build(env):
             vals = dict(zip(names, (f(env) for f in fargs)))
             vals.update({k: f(env) for k, f in fkw.items()})
             args = [jnp.asarray(vals[n], dtype=float_dtype()) if n != "total_count" else vals[n] for n in names]
             try:
-                return info.build(*args)
+                return info.build(*args, **opts)
             except (TypeError, ValueError) as ex:
                 shapes = ", ".join(f"{n} {fmt(_shape(a))}" for n, a in zip(names, args))
                 raise EbmShapeError(f"{info.name} cannot take arguments of shapes {shapes}", span, _short(ex)) from None
         return build
 
-    def dist_call(self, d: A.DistCall):
+    def dist_call(self, d: A.DistCall, validate=True):
         info = L.DISTRIBUTIONS[d.name]
         return info, self._dist_builder(info, [self.compile(a) for a in d.args],
-                                        {k.name: self.compile(k.value) for k in d.kwargs}, d)
+                                        {k.name: self.compile(k.value) for k in d.kwargs}, d, validate)
 
     # ---- comprehensions and arrays
     def _range(self, it: A.Call):
@@ -531,7 +536,9 @@ class Lowered:
         comp = self.compiler
         if f.kind == "energy":
             return comp.compile(f.expr)
-        info, build = comp.dist_call(f.dist)
+        info = L.DISTRIBUTIONS[f.dist.name]
+        # The checker proved the target's domain lies in the support (data is checked at bind).
+        info, build = comp.dist_call(f.dist, validate=not info.support_guaranteed)
         ftarget = comp.compile(f.target)
         fmt, name = self.fmt, f.name
 
@@ -750,6 +757,8 @@ class Lowered:
             return jnp.full(shape, 1.0 / shape[-1], fd)
         if kind == "ordered":
             return jnp.broadcast_to(jnp.arange(shape[-1], dtype=fd), shape)
+        if kind == "spin":
+            return jnp.ones(shape, fd)
         return jnp.zeros(shape, fd)
 
     # ---- abstract shape check
@@ -803,7 +812,8 @@ class Lowered:
         if method == "none":
             return self.energy(params, visible, consts)
         if method == "error":
-            raise EbmError("free-energy", why)
+            span = self.model.latents[0].span if self.model.latents else None
+            raise EbmError("free-energy", why, span)
         latents = self.model.latents
         if method == "analytic":
             def e_of(h):

@@ -44,7 +44,8 @@ class Domain:
     def __str__(self) -> str:
         if self.kind == "mlp":
             n_in, hidden, n_out, act = self.args
-            return f"mlp({n_in}, {list(hidden)}, {n_out}, act={act})"
+            sizes = lambda d: str(d) if isinstance(d, int) else _fmt(d)  # noqa: E731
+            return f"mlp({sizes(n_in)}, [{', '.join(sizes(h) for h in hidden)}], {sizes(n_out)}, act={act})"
         if not self.args:
             return self.kind
         return f"{self.kind}({', '.join(_fmt(a) for a in self.args)})"
