@@ -8,7 +8,7 @@ Shapes are checked when the model is lowered (by abstract evaluation, see
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Optional
 
 from ..errors import EbmSemanticError, Span, did_you_mean
 from ..model import library as L
@@ -132,6 +132,9 @@ class Checker:
         self._declare(st.name, st.name_span, st.role)
         dom = self.domain(st.type, st.role)
         dims = tuple(self.dim(d) for d in st.type.dims)
+        if st.role == "param" and dom.kind not in CONTINUOUS + ("mlp",):
+            raise _err(f"a param is learned by gradients, so it must be continuous, not {dom.kind}", st.type.span,
+                       "declare it real, positive, unit, interval(lo, hi), ordered or simplex, or make it a const")
         if dom.kind == "mlp" and dims:
             raise _err("an mlp param has no shape", st.type.span, "remove the [..] after mlp(...)")
         if st.init is not None:
@@ -222,7 +225,7 @@ class Checker:
             if s.role != "const" or s.domain.kind != "int" or s.shape:
                 raise _err(f"{what} must be known before sampling, but '{n}' is a {s.role} "
                            f"{s.type_str()}", _find_name(e, n) or e.span,
-                           f"sizes are int literals or scalar `const ... : int`")
+                           "sizes are int literals or scalar `const ... : int`")
         if not isinstance(e, (A.Name, A.BinOp, A.UnOp)) or (isinstance(e, A.BinOp) and e.op not in "+-*/%"):
             raise _err(f"{what} must be an integer expression of int consts", e.span)
         return e
@@ -509,7 +512,7 @@ class Checker:
                 self.expr(kw.value, bound)
             return
         if e.given:
-            raise _err(f"'|' is only for log densities like normal_lpdf(y | mu, sigma)", e.span,
+            raise _err("'|' is only for log densities like normal_lpdf(y | mu, sigma)", e.span,
                        f"separate the arguments of {e.func} with commas")
         fi = L.FUNCTIONS.get(e.func)
         if fi is None:
@@ -553,12 +556,31 @@ class Checker:
     def composition(self):
         st = self.model_stmt
         e = st.expr
-        if isinstance(e, A.CCondition):
-            raise _err("condition(...) on the `model =` line is not supported in files", e.span,
-                       "declare the fixed variables as consts and bind them with --data, "
-                       "or call model.condition(x=...) from Python")
         used: dict[str, Span] = {}
+        if isinstance(e, A.CCondition):
+            tree = self.ctree(e.child, used)
+            self.condition(e)
+            return tree
         return self.ctree(e, used)
+
+    def condition(self, e: A.CCondition):
+        """`model = condition(A, x = value)`: x becomes a const whose default is the value."""
+        from dataclasses import replace
+        seen = set()
+        for kw in e.bindings:
+            s = self.specs.get(kw.name)
+            if s is None:
+                raise _err(f"cannot condition on unknown name '{kw.name}'", kw.span,
+                           did_you_mean(kw.name, [n for n, v in self.specs.items() if v.role in ("var", "latent")])
+                           or "condition on a declared var or latent")
+            if s.role not in ("var", "latent"):
+                raise _err(f"cannot condition on '{kw.name}': it is a {s.role}, not a var or latent", kw.span,
+                           "only random variables can be fixed by condition(...)")
+            if kw.name in seen:
+                raise _err(f"'{kw.name}' is conditioned twice", kw.span)
+            seen.add(kw.name)
+            self.static_expr(kw.value, f"the value of '{kw.name}'")
+            self.specs[kw.name] = replace(s, role="const", init=kw.value, conditioned=True)
 
     def ctree(self, e, used):
         if isinstance(e, A.CRef):
@@ -617,47 +639,9 @@ class Checker:
 
     def normalized_over(self, node) -> Optional[frozenset]:
         """The vars a subtree is a normalized density of, or None if unnormalized."""
-        if isinstance(node, Ref):
-            f = self.factors[node.name]
-            if not f.normalized:
-                return None
-            spec = self.specs[f.target_name]
-            return frozenset() if spec.role == "const" else frozenset([f.target_name])
-        if isinstance(node, Product):
-            parts = [self.normalized_over(c) for c in node.children]
-            if any(p is None for p in parts):
-                return None
-            seen: set = set()
-            for p in parts:
-                if seen & p:
-                    return None
-                seen |= p
-            # p(x|y) p(y|x) is not normalized: the densities must form a DAG.
-            deps = {}
-            for c in node.children:
-                for ref in _refs(c):
-                    f = self.factors[ref]
-                    if f.kind == "density":
-                        deps[f.target_name] = self._deps(f) & seen
-            if _has_cycle(deps):
-                return None
-            return frozenset(seen)
-        if isinstance(node, Mixture):
-            parts = [self.normalized_over(c) for c in node.children]
-            return parts[0] if parts and all(p is not None for p in parts) else None
-        return None
-
-    def _deps(self, f: Factor) -> set:
-        out = set()
-        todo = list(names_in(f.dist))
-        while todo:
-            n = todo.pop()
-            if n in out:
-                continue
-            out.add(n)
-            if n in self.lets:
-                todo.extend(names_in(self.lets[n].expr))
-        return out
+        from ..model.compose import normalized_over
+        return normalized_over(Model(tuple(self.specs.values()), tuple(self.factors.values()),
+                                     tuple(self.lets.values())), node)
 
     def check_usage(self, tree):
         if tree is not None:
@@ -680,29 +664,6 @@ class Checker:
             if s.role in ("var", "latent") and s.name not in used:
                 self.warnings.append(f"{s.role} '{s.name}' (line {s.span.line}) appears in no factor; "
                                      f"its density is flat")
-
-
-def _refs(node):
-    from ..model.spec import tree_refs
-    return tree_refs(node)
-
-
-def _has_cycle(deps: dict) -> bool:
-    state: dict = {}
-
-    def visit(n):
-        if state.get(n) == 1:
-            return True
-        if state.get(n) == 2:
-            return False
-        state[n] = 1
-        for m in deps.get(n, ()):
-            if m in deps and visit(m):
-                return True
-        state[n] = 2
-        return False
-
-    return any(visit(n) for n in deps)
 
 
 def _literal(e) -> Optional[float]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
 
 from ..errors import EbmError, EbmSyntaxError, Source, Span, did_you_mean
 from . import ast as A
@@ -411,7 +411,8 @@ def _syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
 
 _KEYWORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model", "if", "else",
              "for", "in", "and", "or", "not", "mixture", "condition", "None"}
-_DANGLING = ("+", "-", "*", "/", "%", "@", "^", "|", "=", ",", "<", ">", " and", " or", " not", " if", " else")
+_DANGLING = ("<=", ">=", "==", "!=", "+", "-", "*", "/", "%", "@", "^", "|", "=", ",", "<", ">",
+             " and", " or", " not", " if", " else")
 
 
 def _text_before(src: Source, tok) -> str:

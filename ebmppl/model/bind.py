@@ -89,7 +89,9 @@ def _convert(s: Spec, value, where, shape):
         raise EbmDataError(f"const '{s.name}' in {where} is not a (rectangular) array of numbers", s.span)
     if shape is not None and all(d is not None for d in shape) and tuple(arr.shape) != tuple(shape):
         raise EbmDataError(f"const '{s.name}' in {where} has shape {list(arr.shape)}, declared "
-                           f"{s.type_str()} = {list(shape)}", s.span)
+                           f"{s.type_str()} = {list(shape)}", s.span,
+                           f"give '{s.name}' {int(np.prod(shape))} value(s) in shape {list(shape)}, "
+                           f"or fix the sizes it is declared with")
     kind = s.domain.kind
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0]) if arr.ndim else ()

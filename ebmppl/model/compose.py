@@ -12,7 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import EbmSemanticError
-from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper
+from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs
 
 
 def _merge_specs(a: Model, b: Model) -> tuple[Spec, ...]:
@@ -101,12 +101,12 @@ def mixture(weights, components, logz=None) -> Model:
         raise EbmSemanticError("mixture weights must be positive")
     if logz is None:
         for i, c in enumerate(components):
-            if _normalized_over(c, c.effective_tree) is None:
+            if normalized_over(c, c.effective_tree) is None:
                 raise EbmSemanticError(
                     f"mixture component {i + 1} ('{c.name}') is unnormalized: a mixture of unnormalized "
                     f"components needs each component's log Z", None,
                     "pass logz=[...] (estimate it with ebmppl.logz), or write the components as densities")
-        overs = {_normalized_over(c, c.effective_tree) for c in components}
+        overs = {normalized_over(c, c.effective_tree) for c in components}
         if len(overs) != 1:
             raise EbmSemanticError("the components of a mixture must be densities of the same variables")
     elif len(logz) != len(components):
@@ -123,7 +123,13 @@ def mixture(weights, components, logz=None) -> Model:
     return replace(model, tree=tree, name="mixture")
 
 
-def _normalized_over(model: Model, node):
+def normalized_over(model: Model, node):
+    """The vars a composition subtree is a normalized density of, or None if it is unnormalized.
+
+    A `~` factor on a whole variable is normalized; a product of such factors is
+    normalized when their targets are distinct and their dependencies form a DAG
+    (p(x|y) p(y) is, p(x|y) p(y|x) is not); a mixture is when its components are.
+    """
     if isinstance(node, Ref):
         f = model.factor(node.name)
         if not f.normalized:
@@ -136,19 +142,58 @@ def _normalized_over(model: Model, node):
                                            f"component") from None
         return frozenset() if s.role == "const" else frozenset([f.target_name])
     if isinstance(node, Product):
-        parts = [_normalized_over(model, c) for c in node.children]
+        parts = [normalized_over(model, c) for c in node.children]
         if any(p is None for p in parts):
             return None
-        out: frozenset = frozenset()
+        seen: frozenset = frozenset()
         for p in parts:
-            if out & p:
+            if seen & p:
                 return None
-            out |= p
-        return out
+            seen |= p
+        deps = {}
+        for name in tree_refs(node):
+            f = model.factor(name)
+            if f.kind == "density":
+                deps[f.target_name] = _depends_on(model, f) & seen
+        return None if _has_cycle(deps) else seen
     if isinstance(node, Mixture):
-        parts = [_normalized_over(model, c) for c in node.children]
+        parts = [normalized_over(model, c) for c in node.children]
         return parts[0] if all(p is not None for p in parts) else None
     return None
+
+
+def _depends_on(model: Model, f: Factor) -> set:
+    """Names a density's arguments read, through lets (Python factors: their arguments)."""
+    from ..dsl.check import names_in
+    lets = {l.name: l for l in model.lets}
+    todo = list(names_in(f.dist)) + list(f.args)
+    out: set = set()
+    while todo:
+        n = todo.pop()
+        if n in out:
+            continue
+        out.add(n)
+        if n in lets:
+            l = lets[n]
+            todo.extend(names_in(l.expr) if l.expr is not None else l.args)
+    return out
+
+
+def _has_cycle(deps: dict) -> bool:
+    state: dict = {}
+
+    def visit(n):
+        if state.get(n) == 1:
+            return True
+        if state.get(n) == 2:
+            return False
+        state[n] = 1
+        if any(m in deps and visit(m) for m in deps.get(n, ())):
+            return True
+        state[n] = 2
+        return False
+
+    return any(visit(n) for n in deps)
 
 
 def condition(model: Model, values: dict) -> Model:

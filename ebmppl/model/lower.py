@@ -24,7 +24,7 @@ from numpyro.distributions.transforms import biject_to
 
 from ..config import float_dtype
 from ..dsl import ast as A
-from ..errors import EbmError, EbmSemanticError, EbmShapeError, Span
+from ..errors import EbmError, EbmSemanticError, EbmShapeError
 from . import library as L
 from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper
 
@@ -180,7 +180,8 @@ class Compiler:
                 x = fx(env)
                 sx = _shape(x)
                 if len(sx) == 0 or sx[-1] != n_in:
-                    raise EbmShapeError(f"the mlp '{name}' takes inputs of size {n_in}, got shape {fmt(sx)}", span)
+                    raise EbmShapeError(f"the mlp '{name}' takes inputs of size {n_in}, got shape {fmt(sx)}", span,
+                                        f"pass a value whose last axis has size {n_in}, or change mlp({n_in}, ...)")
                 return env[name](x)
             return call_mlp
         lp = L.lp_function_name(e.func)
@@ -260,7 +261,8 @@ class Compiler:
         args = [self.static(a, "a range bound") for a in it.args]
         r = range(*args)
         if len(r) == 0:
-            raise EbmSemanticError(f"range({', '.join(map(str, args))}) is empty", it.span)
+            raise EbmSemanticError(f"range({', '.join(map(str, args))}) is empty", it.span,
+                                   "a comprehension needs at least one step; check the bounds")
         return np.arange(r.start, r.stop, r.step, dtype=np.int32)
 
     def c_Comprehension(self, e: A.Comprehension):
@@ -286,7 +288,8 @@ class Compiler:
             shapes = {_shape(v) for v in vals}
             if len(shapes) > 1:
                 raise EbmShapeError("the items of a list have different shapes: "
-                                    + ", ".join(fmt(_shape(v)) for v in vals), span)
+                                    + ", ".join(fmt(_shape(v)) for v in vals), span,
+                                    "every item of [a, b, ...] must have the same shape")
             return jnp.stack(vals)
         return array
 
@@ -313,7 +316,8 @@ class Compiler:
             shape = _shape(v)
             n_axes = sum(1 for p in parts if p is not None and p is not Ellipsis)
             if n_axes > len(shape):
-                raise EbmShapeError(f"too many indices: {n_axes} for a value of shape {fmt(shape)}", span)
+                raise EbmShapeError(f"too many indices: {n_axes} for a value of shape {fmt(shape)}", span,
+                                    "index one axis per size; a scalar takes no index")
             axis = 0
             for p in parts:
                 if p is Ellipsis:
@@ -443,6 +447,19 @@ class Lowered:
         for s in m.consts:
             if env[s.name] is None:
                 env[s.name] = np.asarray(comp.compile(s.init)(dict(env)))
+                shape = tuple(d if isinstance(d, int) else comp.static(d, "a size") for d in s.shape)
+                what = "value" if s.conditioned else "default"
+                if env[s.name].shape != shape:
+                    try:
+                        env[s.name] = np.broadcast_to(env[s.name], shape).copy()
+                    except ValueError:
+                        raise EbmShapeError(f"the {what} of '{s.name}' has shape {list(env[s.name].shape)}, "
+                                            f"declared {s.type_str()} = {self.fmt(shape)}", s.init.span,
+                                            f"give a value of shape {self.fmt(shape)} (or a scalar)") from None
+                if s.domain.kind in ("int", "categorical", "binary"):
+                    if not np.all(env[s.name] == np.round(env[s.name])):
+                        raise EbmSemanticError(f"the {what} of '{s.name}' must be an integer", s.init.span)
+                    env[s.name] = env[s.name].astype(np.int32)
         # placeholder arrays once sizes are known
         for s in m.consts:
             if isinstance(env[s.name], str):

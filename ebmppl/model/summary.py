@@ -5,18 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..dsl import ast as A
-from .spec import Model, tree_str
+from .spec import Model, _fmt, tree_str
 
 
 def _dist_str(f) -> str:
-    def ex(e):
-        if isinstance(e, A.Num):
-            return str(e.value)
-        if isinstance(e, A.Name):
-            return e.id
-        if isinstance(e, A.UnOp) and isinstance(e.operand, A.Num):
-            return f"-{e.operand.value}"
-        return "..."
+    ex = _fmt
     args = [ex(a) for a in f.dist.args] + [f"{k.name}={ex(k.value)}" for k in f.dist.kwargs]
     tgt = f.target_name + ("[...]" if isinstance(f.target, A.Index) else "")
     return f"{tgt} ~ {f.dist.name}({', '.join(args)})"
@@ -46,7 +39,7 @@ def summary(model: Model, lowered=None) -> str:
             counts = {k: int(sum(np.prod(l.shape, dtype=int) for l in jax.tree_util.tree_leaves(v)))
                       for k, v in shapes.items()}
             total = sum(counts.values())
-        lines.append(f"  params:" + (f" {total} values in all" if total is not None else ""))
+        lines.append("  params:" + (f" {total} values in all" if total is not None else ""))
         for s in params:
             n = f"  ({counts[s.name]} values)" if total is not None else ""
             init = ""
@@ -62,14 +55,16 @@ def summary(model: Model, lowered=None) -> str:
     if consts:
         lines.append("  consts:")
         for s in consts:
-            if s.name in model.const_values:
+            if s.conditioned:
+                val = "  (conditioned on a value)"
+            elif s.name in model.const_values:
                 v = np.asarray(model.const_values[s.name])
                 val = f" = {v.item()}" if v.ndim == 0 else f"  (bound, shape {list(v.shape)})"
             elif s.init is not None:
                 val = "  (default)"
             else:
                 val = "  (unbound: pass --data)"
-            cond = "  [conditioned]" if s.conditioned else ""
+            cond = ""
             lines.append(f"    {s.name} : {s.type_str()}{val}{cond}")
     lines.append("  factors:")
     width = max(len(f.name) for f in model.factors)

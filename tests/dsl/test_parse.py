@@ -117,3 +117,10 @@ def test_syntax_error_has_position_and_no_traceback_text():
         parse("var x : real\nfactor f = (x + 1\n", "bad.ebm")
     msg = e.value.render()
     assert "bad.ebm:2:" in msg and "^" in msg and "Traceback" not in msg
+
+
+def test_condition_on_the_model_line():
+    m = ebm.parse("var x : real\nvar y : real[2]\nfactor e = sum((x - y)^2) + sum(y^2)\n"
+                  "model = condition(e, y = [1.0, 2.0])")
+    assert [s.name for s in m.vars] == ["x"] and m.spec("y").conditioned
+    np.testing.assert_allclose(m.energy({}, {"x": 0.5}), 0.25 + 2.25 + 5.0)
