@@ -21,6 +21,15 @@ from .model.decorators import (binary, categorical, const, declare, density, fac
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
 from .model.spec import Model
 
+
+def sample(model, *args, **kwargs):
+    """Draw MCMC chains; see :func:`ebmppl.infer.sample.sample`."""
+    from .infer.sample import sample as _sample
+    return _sample(model, *args, **kwargs)
+
+
+sample.__doc__ = None  # replaced below once the docstring source is importable
+
 cauchy = dists.cauchy
 normal = dists.normal
 half_normal = dists.half_normal
@@ -71,8 +80,18 @@ def load(path, data=None) -> Model:
     return _finish(model, data)
 
 
+def _sample_doc():
+    from .infer.sample import sample as _s
+    return _s.__doc__
+
+
+try:
+    sample.__doc__ = _sample_doc()
+except Exception:  # pragma: no cover
+    pass
+
 __all__ = [
-    "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
+    "sample", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
     "var", "latent", "param", "const", "real", "positive", "unit", "interval", "ordered", "simplex", "binary",
     "spin", "categorical", "integer", "mlp", "dists", "EbmError", "EbmSyntaxError", "EbmSemanticError",
     "EbmShapeError", "EbmDataError",

@@ -33,6 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
     _common(c)
 
+    s = sub.add_parser("sample", help="draw MCMC chains from a model; write samples.nc and print a summary",
+                       description="Sample a model's vars and latents at fixed params with NUTS, HMC, MALA, ULA, "
+                                   "random-walk Metropolis, block Gibbs or Gibbs-with-gradients. Writes "
+                                   "DIR/samples.nc (ArviZ netCDF, written atomically) and prints mean, sd, R-hat "
+                                   "and ESS per variable.")
+    s.add_argument("file", help="the .ebm model file")
+    s.add_argument("--params", metavar="PARAMS.npz", help="fitted params (default: the model's initial params)")
+    s.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    from .infer.sample import SAMPLERS
+    s.add_argument("--sampler", default="auto", choices=SAMPLERS, help="the sampler (default: auto)")
+    s.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
+    s.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
+    s.add_argument("--warmup", type=int, default=1000, help="warmup steps per chain (default 1000)")
+    s.add_argument("--thin", type=int, default=1, help="keep every THIN-th draw (default 1)")
+    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--chain-method", default="vectorized", choices=["vectorized", "parallel", "sequential"],
+                   help="how chains run: vectorized on one device (default), parallel over devices, sequential")
+    s.add_argument("--out", metavar="DIR", default="runs/sample", help="output folder (default runs/sample)")
+    s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _common(s)
+
     d = sub.add_parser("demo", help="run the demo on the bundled examples",
                        description="Check every bundled example model and evaluate its energy on bundled data.")
     d.add_argument("--examples", default=None, help="folder of examples (default: the bundled ones)")
@@ -53,6 +74,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "sample":
+            return cmd_sample(args)
         if args.command == "demo":
             from .demo import run_demo
             return run_demo(args.examples)
@@ -73,6 +96,39 @@ def cmd_check(args) -> int:
     low = lower(model) if model.is_bound else None
     print(summary(model, low))
     print("ok")
+    return EXIT_OK
+
+
+def cmd_sample(args) -> int:
+    from pathlib import Path
+
+    import ebmppl
+    from . import diagnostics
+    from .errors import EbmError
+    from .infer import sample
+    from .io import load_params
+    if args.chains < 1 or args.draws < 1 or args.warmup < 0 or args.thin < 1:
+        raise EbmError("usage", "--chains, --draws and --thin must be positive, --warmup non-negative")
+    model = ebmppl.load(args.file, data=args.data)
+    params = load_params(args.params, model) if args.params else None
+    if params is None and model.params:
+        print("note: no --params given: sampling at the model's initial params", file=sys.stderr)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        idata = sample(model, params=params or (model.init_params(0) if model.params else None),
+                       sampler=args.sampler, chains=args.chains, draws=args.draws, warmup=args.warmup,
+                       thin=args.thin, key=args.seed, progress=not args.no_progress,
+                       chain_method=args.chain_method)
+    out = Path(args.out) / "samples.nc"
+    diagnostics.to_netcdf(idata, out)
+    print(f"sampler: {idata.posterior.attrs.get('sampler')}, {args.chains} chains x {args.draws} draws "
+          f"(warmup {args.warmup})")
+    n_div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    if n_div:
+        print(f"warning: {n_div} divergent transitions after warmup")
+    print(diagnostics.short_summary(idata))
+    print(f"wrote {out}")
     return EXIT_OK
 
 

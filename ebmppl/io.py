@@ -154,3 +154,97 @@ def read_data(path, model: Model, names=None) -> dict[str, np.ndarray]:
     if suffix == ".npz":
         return read_npz(path, model, names)
     return read_csv(path, model, names)
+
+
+# ------------------------------------------------------------------- params
+def _flatten(params: dict, prefix="") -> dict:
+    out = {}
+    for k, v in params.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "/"))
+        else:
+            out[key] = np.asarray(v)
+    return out
+
+
+def _unflatten(flat: dict) -> dict:
+    out: dict = {}
+    for k, v in flat.items():
+        parts = k.split("/")
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = v
+    return out
+
+
+def atomic_write(path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``; no partial file is ever left."""
+    import os
+    import tempfile
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_params(path, model: Model, params: dict, extra: dict | None = None) -> Path:
+    """Write params as NPZ (nested dicts flattened with '/') and a JSON sidecar with the model fingerprint."""
+    import json
+    path = Path(path)
+    flat = _flatten(params)
+
+    def write_npz(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **flat)
+    atomic_write(path, write_npz)
+    meta = {"fingerprint": model.fingerprint, "model": model.name,
+            "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in flat.items()}, **(extra or {})}
+    atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    return path
+
+
+def load_params(path, model: Model) -> dict:
+    """Read params written by :func:`save_params`; checks the fingerprint, names and shapes (never unpickles)."""
+    import jax
+    import json
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            flat = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise EbmDataError(f"params file '{path}' not found") from None
+    except (ValueError, OSError) as e:
+        raise EbmDataError(f"{path}: cannot read params ({e})") from None
+    side = path.with_suffix(".json")
+    if side.exists():
+        try:
+            meta = json.loads(side.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise EbmDataError(f"{side}: cannot read ({e})") from None
+        if meta.get("fingerprint") not in (None, model.fingerprint):
+            raise EbmDataError(f"{path} holds params of another model ('{meta.get('model')}', fingerprint "
+                               f"{meta.get('fingerprint')}); this model's fingerprint is {model.fingerprint}",
+                               hint="fit this model, or load the model the params were fitted for")
+    want = _flatten(jax.eval_shape(lambda: model.init_params(0)))
+    for k, v in want.items():
+        if k not in flat:
+            raise EbmDataError(f"{path}: no array '{k}'", hint=f"arrays present: {', '.join(flat) or 'none'}")
+        if tuple(flat[k].shape) != tuple(v.shape):
+            raise EbmDataError(f"{path}: array '{k}' has shape {list(flat[k].shape)}, the model needs "
+                               f"{list(v.shape)}")
+        if flat[k].dtype.kind not in "fiu":
+            raise EbmDataError(f"{path}: array '{k}' has dtype {flat[k].dtype}, not numbers")
+    extra = set(flat) - set(want)
+    if extra:
+        raise EbmDataError(f"{path}: array '{sorted(extra)[0]}' is not a param of this model")
+    return _unflatten({k: np.asarray(v, dtype=np.float64) for k, v in flat.items()})

@@ -961,7 +961,7 @@ def jaxpr_degree(jaxpr, in_degrees: list[int]) -> list[int]:
             out = [max(ins[1:]) if ins[0] == 0 else _NONLINEAR]
         elif name in ("gather", "dynamic_slice"):
             out = [ins[0] if max(ins[1:], default=0) == 0 else _NONLINEAR]
-        elif name in ("dynamic_update_slice", "scatter-add", "scatter_add"):
+        elif name in ("dynamic_update_slice", "scatter-add", "scatter_add", "scatter"):
             idx = ins[2:] if name == "dynamic_update_slice" else [ins[1]]
             out = [max(ins[0], ins[-1] if name != "dynamic_update_slice" else ins[1])
                    if max(idx, default=0) == 0 else _NONLINEAR]

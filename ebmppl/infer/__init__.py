@@ -1,0 +1,6 @@
+"""Sampling: NumPyro's NUTS/HMC and ebmppl's MALA, ULA, random-walk Metropolis, block Gibbs and
+Gibbs-with-gradients kernels, returning ArviZ InferenceData."""
+
+from .sample import SAMPLERS, choose_sampler, sample
+
+__all__ = ["sample", "choose_sampler", "SAMPLERS"]

@@ -1,0 +1,146 @@
+"""The shared ``MCMCKernel`` behind ebmppl's own samplers.
+
+A kernel here is a pure continuous core ``step(key, z, lp, grad,
+logdensity_and_grad, step_size, inv_mass)`` (MALA, ULA, random-walk
+Metropolis) and/or a discrete core ``update(key, z, d) -> (d, info)`` (block
+Gibbs, Gibbs-with-gradients). :class:`EbmKernel` adds what every sampler
+needs, once: step-size adaptation by dual averaging toward a target
+acceptance, a diagonal preconditioner from warmup (Welford), and the
+alternation of continuous and discrete moves for mixed models. Being a
+``numpyro.infer.mcmc.MCMCKernel``, it gets chains, warmup, thinning, progress
+bars and chain methods from ``numpyro.infer.MCMC``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from numpyro.infer.hmc_util import dual_averaging, welford_covariance
+from numpyro.infer.mcmc import MCMCKernel
+
+
+class EbmState(NamedTuple):
+    position: dict  # {"z": flat unconstrained continuous values, "d": discrete values}
+    logdensity: Any
+    grad: Any
+    i: Any
+    step_size: Any
+    inv_mass: Any
+    da: tuple  # dual-averaging state
+    welford: tuple
+    accept_prob: Any  # continuous move's acceptance probability (1 when there is none)
+    diverging: Any
+    discrete_accept: Any  # discrete move's acceptance (Gibbs: 1)
+    rng_key: Any
+
+
+_da_init, _da_update = dual_averaging()
+_wf_init, _wf_update, _wf_final = welford_covariance(diagonal=True)
+
+
+class EbmKernel(MCMCKernel):
+    """Adaptation and composition around pure sampler cores.
+
+    Warmup schedule (``adapt_mass=True``): the first 15 % adapts the step
+    size; 15–75 % also accumulates the variance of the draws; at 75 % the
+    preconditioner is set to it (regularized as in Stan) and step-size
+    adaptation restarts; at the end of warmup the step size is fixed to the
+    dual-averaging average.
+    """
+
+    sample_field = "position"
+    uses_gradient = True
+    note: Optional[str] = None
+
+    def __init__(self, target, cont_step: Optional[Callable] = None, *, step_size=0.1, target_accept=0.574,
+                 adapt_step=True, adapt_mass=False, discrete=None, schedule: Optional[Callable] = None):
+        self.target = target
+        self.cont_step = cont_step if target.dim > 0 else None
+        self.discrete = discrete if target.disc else None
+        self.init_step_size = float(step_size)
+        self.target_accept = float(target_accept)
+        self.adapt_step = adapt_step
+        self.adapt_mass = adapt_mass
+        self.schedule = schedule
+        self.num_warmup = 0
+
+    @property
+    def default_fields(self):
+        return ("position",)
+
+    def _ld_and_grad(self, d):
+        t = self.target
+        if self.uses_gradient:
+            return lambda z: t.logdensity_and_grad(z, d)
+        return lambda z: (t.logdensity(z, d), jnp.zeros_like(z))
+
+    def init(self, rng_key, num_warmup, init_params, model_args=(), model_kwargs=None):
+        self.num_warmup = int(num_warmup)
+        if jnp.ndim(init_params["z"]) == 2:  # vectorized chains: one state per chain
+            return jax.vmap(self._init_one)(rng_key, init_params)
+        return self._init_one(rng_key, init_params)
+
+    def _init_one(self, rng_key, init_params):
+        z, d = init_params["z"], init_params["d"]
+        lp, grad = self._ld_and_grad(d)(z)
+        dtype = z.dtype
+        step = jnp.asarray(self.init_step_size, dtype)
+        da = _da_init(jnp.log(10.0 * step))
+        return EbmState({"z": z, "d": d}, lp, grad, jnp.zeros((), jnp.int32), step, jnp.ones_like(z), da,
+                        _wf_init(z.shape[0]), jnp.ones((), dtype), jnp.zeros((), bool), jnp.ones((), dtype),
+                        rng_key)
+
+    def sample(self, state: EbmState, model_args=(), model_kwargs=None) -> EbmState:
+        if jnp.ndim(state.i) == 1:  # vectorized chains
+            return jax.vmap(self._sample_one)(state)
+        return self._sample_one(state)
+
+    def _sample_one(self, state: EbmState) -> EbmState:
+        key, k_cont, k_disc = jax.random.split(state.rng_key, 3)
+        z, d = state.position["z"], state.position["d"]
+        lp, grad, step, inv_mass = state.logdensity, state.grad, state.step_size, state.inv_mass
+        da, wf, i = state.da, state.welford, state.i
+        accept_prob, diverging = jnp.ones_like(lp), jnp.zeros((), bool)
+        if self.cont_step is not None:
+            eps = self.schedule(i).astype(lp.dtype) if self.schedule is not None else step
+            z, lp, grad, accept_prob, diverging = self.cont_step(k_cont, z, lp, grad, self._ld_and_grad(d), eps,
+                                                                 inv_mass)
+            if self.adapt_step or self.adapt_mass:
+                step, inv_mass, da, wf = self._adapt(i, z, accept_prob, step, inv_mass, da, wf)
+        disc_accept = jnp.ones_like(lp)
+        if self.discrete is not None:
+            d, disc_accept = self.discrete(k_disc, z, d)
+            lp, grad = self._ld_and_grad(d)(z)
+        return EbmState({"z": z, "d": d}, lp, grad, i + 1, step, inv_mass, da, wf, accept_prob, diverging,
+                        disc_accept, key)
+
+    def _adapt(self, i, z, accept_prob, step, inv_mass, da, wf):
+        W = self.num_warmup
+        in_warmup = i < W
+        start_mass, end_mass = int(0.15 * W), int(0.75 * W)
+        if self.adapt_mass and end_mass - start_mass >= 20:
+            collecting = (i >= start_mass) & (i < end_mass)
+            wf_new = _wf_update(z, wf)
+            wf = jax.tree_util.tree_map(lambda a, b: jnp.where(collecting, a, b), wf_new, wf)
+            at_end = i == end_mass - 1
+            var = _wf_final(wf_new, regularize=True)[0]  # Stan's shrinkage toward 1e-3
+            inv_mass = jnp.where(at_end, var.astype(inv_mass.dtype), inv_mass)
+            da_restart = _da_init(jnp.log(10.0 * step))
+        else:
+            at_end = jnp.zeros((), bool)
+            da_restart = da
+        if self.adapt_step:
+            da_new = _da_update(self.target_accept - accept_prob, da)
+            da_new = jax.tree_util.tree_map(lambda a, b: jnp.where(at_end, a, b), da_restart, da_new)
+            da = jax.tree_util.tree_map(lambda a, b: jnp.where(in_warmup, a, b), da_new, da)
+            log_step = jnp.where(i == W - 1, da[1], da[0])
+            step = jnp.where(in_warmup, jnp.exp(log_step).astype(step.dtype), step)
+        return step, inv_mass, da, wf
+
+    def postprocess_fn(self, model_args, model_kwargs):
+        return lambda x: x
+
+    def get_diagnostics_str(self, state):
+        return f"step {float(state.step_size):.3g}, acc. {float(state.accept_prob):.2f}"

@@ -1,0 +1,39 @@
+"""Random-walk Metropolis: perturb, accept with probability min(1, exp(−ΔE)).
+
+z' = z + ε sqrt(M) ξ on the unconstrained space (the Jacobian of the
+transforms is part of the log density); ε adapted during warmup toward 0.234
+acceptance. It needs no gradient, so it works on energies that are not
+differentiable; it mixes slowly in high dimension.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .kernel import EbmKernel
+
+TARGET_ACCEPT = 0.234
+
+
+def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
+    """One random-walk Metropolis transition (``grad`` is carried along untouched)."""
+    k_noise, k_accept = jax.random.split(key)
+    prop = z + step_size * jnp.sqrt(inv_mass) * jax.random.normal(k_noise, z.shape, z.dtype)
+    lp_p, _ = logdensity_and_grad(prop)
+    delta = lp_p - lp
+    finite = jnp.isfinite(delta)
+    accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0))), 0.0)
+    accept = jax.random.uniform(k_accept) < accept_prob
+    return jnp.where(accept, prop, z), jnp.where(accept, lp_p, lp), grad, accept_prob, ~finite
+
+
+class RWMH(EbmKernel):
+    """Random-walk Metropolis as a ``numpyro.infer.mcmc.MCMCKernel``."""
+
+    uses_gradient = False
+
+    def __init__(self, target, step_size=0.5, target_accept=TARGET_ACCEPT, adapt_step=True, adapt_mass=True,
+                 discrete=None):
+        super().__init__(target, step, step_size=step_size, target_accept=target_accept,
+                         adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete)
