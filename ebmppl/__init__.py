@@ -19,16 +19,9 @@ from .errors import EbmDataError, EbmError, EbmSemanticError, EbmShapeError, Ebm
 from .model.compose import mixture
 from .model.decorators import (binary, categorical, const, declare, density, factor, integer, interval, latent,
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
+from .infer.sample import sample
 from .model.spec import Model
 
-
-def sample(model, *args, **kwargs):
-    """Draw MCMC chains; see :func:`ebmppl.infer.sample.sample`."""
-    from .infer.sample import sample as _sample
-    return _sample(model, *args, **kwargs)
-
-
-sample.__doc__ = None  # replaced below once the docstring source is importable
 
 cauchy = dists.cauchy
 normal = dists.normal
@@ -79,16 +72,6 @@ def load(path, data=None) -> Model:
     model = replace(model, source=str(path))
     return _finish(model, data)
 
-
-def _sample_doc():
-    from .infer.sample import sample as _s
-    return _s.__doc__
-
-
-try:
-    sample.__doc__ = _sample_doc()
-except Exception:  # pragma: no cover
-    pass
 
 __all__ = [
     "sample", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",

@@ -28,7 +28,9 @@ def to_inference_data(posterior: dict, sample_stats: dict, constant_data: dict, 
     idata = az.from_dict(posterior={k: np.asarray(v) for k, v in posterior.items()},
                          sample_stats={k: np.asarray(v) for k, v in sample_stats.items()},
                          constant_data={k: np.asarray(v) for k, v in constant_data.items()} or None,
-                         dims=dims, attrs=attrs)
+                         dims=dims)
+    for group in ("posterior", "sample_stats"):
+        getattr(idata, group).attrs.update({k: str(v) for k, v in attrs.items()})
     return idata
 
 

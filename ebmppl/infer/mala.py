@@ -27,6 +27,12 @@ def _log_q(to, frm, grad_frm, step_size, inv_mass):
     return -jnp.sum((to - mean) ** 2 / (4.0 * step_size * inv_mass))
 
 
+def init(z, logdensity_and_grad):
+    """The chain state at z: (z, log density, gradient)."""
+    lp, grad = logdensity_and_grad(z)
+    return z, lp, grad
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One MALA transition. Non-finite proposals are rejected and flagged as divergent."""
     k_noise, k_accept = jax.random.split(key)

@@ -16,6 +16,12 @@ from .kernel import EbmKernel
 TARGET_ACCEPT = 0.234
 
 
+def init(z, logdensity_and_grad):
+    """The chain state at z: (z, log density, gradient)."""
+    lp, grad = logdensity_and_grad(z)
+    return z, lp, grad
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One random-walk Metropolis transition (``grad`` is carried along untouched)."""
     k_noise, k_accept = jax.random.split(key)

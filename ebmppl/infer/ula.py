@@ -21,6 +21,12 @@ BIAS_NOTE = ("ULA is unadjusted: its draws come from an O(step size) approximati
              "not the model itself; use mala or nuts for exact answers.")
 
 
+def init(z, logdensity_and_grad):
+    """The chain state at z: (z, log density, gradient)."""
+    lp, grad = logdensity_and_grad(z)
+    return z, lp, grad
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One ULA transition."""
     noise = jax.random.normal(key, z.shape, z.dtype)

@@ -1,0 +1,193 @@
+"""The sampling driver: InferenceData layout, faults, initialization, reproducibility, chains, CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ebmppl as ebm
+from ebmppl import diagnostics
+from ebmppl.cli import main
+from ebmppl.errors import EbmError
+from tests.conftest import DATA, EXAMPLE_NAMES, EXAMPLES, ROOT, load_example
+
+
+@pytest.fixture(scope="module")
+def schools_idata():
+    return ebm.sample(load_example("eight_schools"), sampler="mala", chains=2, draws=300, warmup=300,
+                      progress=False, key=1)
+
+
+def test_inference_data_layout(schools_idata):
+    post = schools_idata.posterior
+    assert dict(post["theta_tilde"].sizes) == {"chain": 2, "draw": 300, "J": 8}
+    assert "theta" in post and post["theta"].shape == (2, 300, 8)  # a let
+    np.testing.assert_allclose(post["theta"], post["mu"] + post["tau"] * post["theta_tilde"], rtol=1e-4, atol=1e-4)
+    assert bool((post["tau"] > 0).all())  # a positive var comes back in its domain
+    stats = schools_idata.sample_stats
+    for name in ["acceptance_rate", "diverging", "step_size", "lp"]:
+        assert stats[name].shape == (2, 300)
+    const = schools_idata.constant_data
+    assert const["y"].shape == (8,) and dict(const["sigma"].sizes) == {"J": 8}
+    assert post.attrs["sampler"] == "mala" and post.attrs["fingerprint"] == load_example("eight_schools").fingerprint
+
+
+def test_nuts_sample_stats():
+    idata = ebm.sample(ebm.parse("var x : real[2]\nx ~ normal(0, 1)"), sampler="nuts", chains=2, draws=100,
+                       warmup=100, progress=False)
+    for name in ["diverging", "acceptance_rate", "n_steps", "tree_depth", "step_size", "energy", "lp"]:
+        assert idata.sample_stats[name].shape == (2, 100)
+
+
+def test_thinning_keeps_draws():
+    idata = ebm.sample(ebm.parse("var x : real\nx ~ normal(0, 1)"), sampler="mala", chains=1, draws=50,
+                       warmup=20, thin=3, progress=False)
+    assert idata.posterior["x"].shape == (1, 50)
+
+
+def test_same_seed_same_draws_and_different_seed_different_draws():
+    m = load_example("ring")
+    p = m.init_params(0)
+    a = ebm.sample(m, p, sampler="mala", chains=2, draws=50, warmup=50, key=3, progress=False)
+    b = ebm.sample(m, p, sampler="mala", chains=2, draws=50, warmup=50, key=3, progress=False)
+    c = ebm.sample(m, p, sampler="mala", chains=2, draws=50, warmup=50, key=4, progress=False)
+    np.testing.assert_array_equal(a.posterior["x"], b.posterior["x"])
+    assert not np.array_equal(a.posterior["x"], c.posterior["x"])
+
+
+# a density that is NaN for x > 2 (log of a negative number) and +inf at the wall
+WALL = "var x : real\nfactor wall = 0.5 * x^2 - log(2 - x)"
+
+
+@pytest.mark.parametrize("sampler", ["mala", "rwmh", "ula", "nuts"])
+def test_nan_region_is_rejected_not_returned(sampler):
+    idata = ebm.sample(ebm.parse(WALL), sampler=sampler, chains=2, draws=400, warmup=100, progress=False,
+                       step_size=0.8 if sampler != "nuts" else None, adapt_mass=False, key=0,
+                       init={"x": jnp.array([1.9, 1.95])})
+    x = np.asarray(idata.posterior["x"])
+    assert np.all(np.isfinite(x)) and np.all(x < 2)
+    assert int(idata.sample_stats["diverging"].sum()) > 0
+
+
+def test_no_finite_start_names_the_factor():
+    m = ebm.parse("var x : real[2]\nfactor ok = sum(x^2)\nfactor bad = log(-1 - sum(x^2))", name="bad.ebm")
+    with pytest.raises(EbmError, match=r"factor 'bad' \(bad.ebm:3\) gives energy nan") as e:
+        ebm.sample(m, sampler="mala", chains=2, draws=10, warmup=10, progress=False)
+    assert "bad.ebm:3:" in e.value.render()
+
+
+def test_init_is_used_and_validated():
+    m = ebm.parse("var x : positive\nx ~ exponential(1)")
+    idata = ebm.sample(m, sampler="rwmh", chains=2, draws=5, warmup=0, init={"x": jnp.array([0.5, 3.0])},
+                       progress=False, step_size=1e-6, adapt_mass=False)
+    np.testing.assert_allclose(idata.posterior["x"][:, 0], [0.5, 3.0], rtol=1e-3)
+    with pytest.raises(EbmError, match="init has no value for 'x'"):
+        ebm.sample(m, sampler="mala", chains=1, draws=5, warmup=5, init={"y": 1.0}, progress=False)
+
+
+def test_auto_sampler_choices(capsys):
+    assert ebm.infer.choose_sampler(load_example("ring"))[0] == "nuts"
+    assert ebm.infer.choose_sampler(load_example("ising"))[0] == "gibbs"
+    idata = ebm.sample(load_example("ising"), sampler="auto", chains=2, draws=20, warmup=10, progress=False)
+    assert "block Gibbs" in capsys.readouterr().err and idata.posterior.attrs["sampler"] == "gibbs"
+
+
+def test_bad_requests_are_clear_errors():
+    m = load_example("ring")
+    with pytest.raises(EbmError, match="unknown sampler 'nutz'"):
+        ebm.sample(m, sampler="nutz", progress=False)
+    with pytest.raises(EbmError, match="has none"):
+        ebm.sample(load_example("ising"), sampler="mala", chains=1, draws=5, warmup=5, progress=False)
+    with pytest.raises(EbmError, match="categorical"):
+        ebm.sample(ebm.parse("var z : categorical(3)\nfactor f = 1.0 * z"), sampler="gwg", progress=False)
+    with pytest.raises(EbmError, match="no values"):
+        ebm.sample(ebm.parse("const J : int\nvar x : real[J]\nx ~ normal(0, 1)"), progress=False)
+
+
+def test_ula_output_says_it_is_biased(capsys):
+    idata = ebm.sample(ebm.parse("var x : real\nx ~ normal(0, 1)"), sampler="ula", chains=1, draws=10,
+                       warmup=0, progress=False)
+    assert "unadjusted" in idata.posterior.attrs["note"] and "unadjusted" in capsys.readouterr().err
+
+
+def test_blocks_found_for_rbm_and_ising():
+    from ebmppl.infer import gibbs
+    from ebmppl.infer.target import Target
+    upd = gibbs.build_update(Target(load_example("rbm")))
+    sizes = sorted(len(b) for b in upd.blocks.blocks)
+    assert sizes == [16, 64] and all(upd.blocks.affine)  # the two layers, closed form
+    upd = gibbs.build_update(Target(load_example("ising")))
+    blocks = upd.blocks.blocks
+    assert [len(b) for b in blocks] == [8, 8]  # a checkerboard
+    colour = np.zeros(16, int)
+    colour[blocks[1]] = 1
+    grid = colour.reshape(4, 4)
+    assert np.all(grid != np.roll(grid, 1, 0)) and np.all(grid != np.roll(grid, 1, 1))
+
+
+def test_parallel_chains_over_four_cpu_devices():
+    code = """
+import jax, ebmppl
+assert jax.device_count() == 4, jax.devices()
+m = ebmppl.load("examples/ring.ebm")
+a = ebmppl.sample(m, sampler="mala", chains=4, draws=30, warmup=30, chain_method="parallel", progress=False)
+b = ebmppl.sample(m, sampler="nuts", chains=4, draws=30, warmup=30, chain_method="parallel", progress=False)
+print(a.posterior["x"].shape, b.posterior["x"].shape)
+"""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[0] == "(4, 30, 2) (4, 30, 2)"
+
+
+# ------------------------------------------------------------------ the CLI
+def test_cli_sample_writes_netcdf_and_summary(tmp_path, capsys):
+    rc = main(["sample", str(EXAMPLES / "eight_schools.ebm"), "--data", str(DATA / "eight_schools.json"),
+               "--sampler", "mala", "--chains", "2", "--draws", "200", "--warmup", "200", "--out", str(tmp_path),
+               "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "r_hat" in out and "ess_bulk" in out and "mu" in out and "theta_tilde[7]" in out
+    idata = diagnostics.from_netcdf(tmp_path / "samples.nc")
+    assert idata.posterior["theta_tilde"].shape == (2, 200, 8)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_cli_sample_every_example(name, tmp_path, capsys):
+    data = {"eight_schools": "eight_schools.json", "ark": "arK.json", "gp_pois_regr": "gp_pois_regr.json"}
+    args = ["sample", str(EXAMPLES / f"{name}.ebm"), "--chains", "2", "--draws", "30", "--warmup", "30",
+            "--out", str(tmp_path), "--no-progress"]
+    if name in data:
+        args += ["--data", str(DATA / data[name])]
+    assert main(args) == 0
+    assert diagnostics.from_netcdf(tmp_path / "samples.nc").posterior.sizes["draw"] == 30
+
+
+def test_cli_sample_bad_params_file(tmp_path, capsys):
+    p = tmp_path / "p.npz"
+    np.savez(p, W=np.zeros((3, 3)))
+    assert main(["sample", str(EXAMPLES / "rbm.ebm"), "--params", str(p), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "error[data]" in err and "Traceback" not in err
+
+
+def test_ula_accepts_a_step_schedule():
+    import optax
+    sched = optax.exponential_decay(0.1, transition_steps=100, decay_rate=0.5)
+    idata = ebm.sample(ebm.parse("var x : real\nx ~ normal(0, 1)"), sampler="ula", chains=2, draws=100,
+                       warmup=0, step_size=sched, progress=False, verbose=False)
+    assert np.all(np.isfinite(idata.posterior["x"]))
+
+
+@pytest.mark.parametrize("sampler, target", [("mala", 0.574), ("rwmh", 0.234)])
+def test_step_size_adapts_toward_target_acceptance(sampler, target):
+    m = ebm.parse("var x : real[10]\nx ~ normal(0, [1, 2, 3, 4, 5, 1, 2, 3, 4, 5])")
+    idata = ebm.sample(m, sampler=sampler, chains=4, draws=1000, warmup=1000, progress=False, key=2)
+    acc = float(idata.sample_stats["acceptance_rate"].mean())
+    assert abs(acc - target) < 0.08, acc
