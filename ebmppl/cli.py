@@ -54,6 +54,32 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _common(s)
 
+    f = sub.add_parser("fit", help="fit a model's params to data; write params, history and a loss curve",
+                       description="Fit a model's params to data by score matching (sm, ssm, dsm), NCE, contrastive "
+                                   "divergence (cd, pcd), flow-contrastive (fce) or variational (vi) training, or "
+                                   "maximum likelihood (mle). Writes DIR/params.npz + DIR/params.json, "
+                                   "DIR/history.csv and DIR/loss.png; checkpoints under DIR/checkpoints.")
+    f.add_argument("file", help="the .ebm model file")
+    f.add_argument("--data", required=True, metavar="DATA.csv|npz", help="training data (columns named after vars)")
+    f.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    from .fit.api import METHODS
+    f.add_argument("--method", default="auto", choices=METHODS, help="training method (default: auto)")
+    f.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
+    f.add_argument("--batch-size", type=int, default=256, help="minibatch size (default 256)")
+    f.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    f.add_argument("--optimizer", default="adam", help="optax optimizer name (default adam)")
+    f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    f.add_argument("--val-frac", type=float, default=0.0, help="fraction of rows held out for validation")
+    f.add_argument("--patience", type=int, default=None, help="early stopping after this many checks "
+                                                                 "without validation improvement")
+    f.add_argument("--checkpoint-every", type=int, default=None, help="checkpoint every N steps")
+    f.add_argument("--resume", action="store_true", help="continue from DIR/checkpoints")
+    f.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method option, e.g. --option k=5 --option sigma=0.1 (repeatable)")
+    f.add_argument("--out", metavar="DIR", default="runs/fit", help="output folder (default runs/fit)")
+    f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _common(f)
+
     d = sub.add_parser("demo", help="run the demo on the bundled examples",
                        description="Check every bundled example model and evaluate its energy on bundled data.")
     d.add_argument("--examples", default=None, help="folder of examples (default: the bundled ones)")
@@ -74,6 +100,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args)
+        if args.command == "fit":
+            return cmd_fit(args)
         if args.command == "sample":
             return cmd_sample(args)
         if args.command == "demo":
@@ -97,6 +125,75 @@ def cmd_check(args) -> int:
     print(summary(model, low))
     print("ok")
     return EXIT_OK
+
+
+def _parse_option(text: str):
+    import json
+
+    from .errors import EbmError
+    if "=" not in text:
+        raise EbmError("usage", f"--option '{text}' is not KEY=VALUE")
+    k, v = text.split("=", 1)
+    try:
+        return k.strip(), json.loads(v)
+    except json.JSONDecodeError:
+        return k.strip(), v
+
+
+def cmd_fit(args) -> int:
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    import ebmppl
+    from .fit import fit
+    from .io import atomic_write, save_params
+    model = ebmppl.load(args.file, data=args.consts)
+    out = Path(args.out)
+    options = dict(_parse_option(o) for o in args.option)
+    res = fit(model, args.data, method=args.method, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+              optimizer=args.optimizer, key=args.seed, val_frac=args.val_frac, patience=args.patience,
+              checkpoint_dir=out / "checkpoints" if (args.checkpoint_every or args.resume) else None,
+              checkpoint_every=args.checkpoint_every or (100 if args.resume else None), resume=args.resume,
+              progress=not args.no_progress, **options)
+    h = res.history
+    final = {"loss": float(h["loss"][-1]) if len(h["loss"]) else None, "steps": int(len(h["loss"])),
+             "stopped": res.stopped}
+    if len(h["val_loss"]):
+        final["val_loss"] = float(h["val_loss"][-1])
+    if res.logz is not None:
+        final["logz"] = res.logz
+    save_params(out / "params.npz", model, res.params,
+                {"method": res.method, "options": res.options, "final": final, "data": str(args.data)})
+    rows = ["step,loss,grad_norm,time"] + [f"{int(s)},{l:.8g},{g:.8g},{t:.6g}" for s, l, g, t in
+                                            zip(h["step"], h["loss"], h["grad_norm"], h["time"])]
+    atomic_write(out / "history.csv", lambda tmp: Path(tmp).write_text("\n".join(rows) + "\n"))
+    _loss_plot(out / "loss.png", h, res.method, model.name)
+    print(f"method {res.method}: {final['steps']} steps, final loss {final['loss']:.6g}"
+          + (f", log Z {res.logz:.4f}" if res.logz is not None else "") + f" ({res.stopped})")
+    print(f"wrote {out / 'params.npz'}, {out / 'params.json'}, {out / 'history.csv'}, {out / 'loss.png'}")
+    _ = (json, np)
+    return EXIT_OK
+
+
+def _loss_plot(path, h, method, name):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .io import atomic_write
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=110)
+    ax.plot(h["step"], h["loss"], lw=0.8, label="training loss")
+    if len(h["val_loss"]):
+        ax.plot(h["val_step"], h["val_loss"], "o-", ms=3, label="validation loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{name}: {method}")
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
 
 
 def cmd_sample(args) -> int:

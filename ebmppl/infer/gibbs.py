@@ -151,13 +151,22 @@ def _flip_values(kinds_b):
 
 
 def build_update(target, lay: Layout = None, blocks: Blocks = None):
-    """The discrete core: ``update(key, z, d) -> (d, 1.0)``, one sweep over all blocks."""
+    """The discrete core for a Target: ``update(key, z, d) -> (d, 1.0)``, one sweep over all blocks."""
     lay = lay or layout(target)
     blocks = blocks or find_blocks(target, lay)
+    update = make_sweep(lay, blocks, target.energy_of)
+    update.blocks = blocks
+    update.layout = lay
+    return update
+
+
+def make_sweep(lay: Layout, blocks: Blocks, energy_of):
+    """A Gibbs sweep over ``blocks`` for any energy ``energy_of(z, d)``; trainers pass one that closes
+    over the current (traced) params to move persistent chains."""
     kinds = lay.element_kinds()
 
     def energy(z, x):
-        return target.energy_of(z, lay.unflatten(x))
+        return energy_of(z, lay.unflatten(x))
 
     def block_step(key, z, x, idx, affine):
         idx_j = jnp.asarray(idx)
@@ -173,14 +182,11 @@ def build_update(target, lay: Layout = None, blocks: Blocks = None):
         u = jax.random.uniform(key, p_on.shape)
         return x.at[idx_j].set(jnp.where(u < p_on, on, off))
 
-    def cat_step(x, args):
-        key, z, i = args
+    def cat_step(key, z, x, i):
         k = int(max(lay.ks))
         vals = jnp.arange(k, dtype=x.dtype)
-        # elements of a variable with fewer categories: mask the impossible values
-        kmax = _k_of(lay, i)
         es = jax.vmap(lambda v: energy(z, x.at[i].set(v)))(vals)
-        logits = jnp.where(vals < kmax, -es, -jnp.inf)
+        logits = jnp.where(vals < _k_of(lay, i), -es, -jnp.inf)  # variables with fewer categories
         return x.at[i].set(jax.random.categorical(key, logits).astype(x.dtype))
 
     cats = blocks.categorical
@@ -194,12 +200,10 @@ def build_update(target, lay: Layout = None, blocks: Blocks = None):
             ckeys = jax.random.split(keys[-1], len(cats))
 
             def body(x, a):
-                return cat_step(x, (a[0], z, a[1])), None
+                return cat_step(a[0], z, x, a[1]), None
             x, _ = jax.lax.scan(body, x, (ckeys, jnp.asarray(cats)))
         return lay.unflatten(x), jnp.ones((), float_dtype())
 
-    update.blocks = blocks
-    update.layout = lay
     return update
 
 

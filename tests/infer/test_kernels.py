@@ -57,17 +57,30 @@ def ess(draws) -> float:
     return float(diagnostics.ess(_f64(draws)))
 
 
-def check_mean(label: str, draws, exact: float, z: float = Z):
-    """Assert that the mean of per-draw values ``draws`` (chains, draws) is ``exact`` within z MCSE."""
+def compare(label: str, draws, exact: float, z: float = Z):
+    """(ok, estimate, mcse, message) for the mean of per-draw values ``draws`` (chains, draws) against
+    ``exact``: ok when within z MCSE, with an ESS of at least MIN_ESS and finite draws. The comparison
+    is printed (see ``pytest -s``)."""
     a = _f64(draws)
     est, se, n_eff = float(a.mean()), mcse(a), ess(a)
-    dev = (est - exact) / se if se > 0 else np.inf * np.sign(est - exact)
-    print(f"{label}: {est:.5f} vs exact {exact:.5f} (mcse {se:.5f}, ess {n_eff:.0f}, {dev:+.2f} mcse)")
-    assert np.isfinite(a).all(), f"{label}: non-finite draws"
-    assert n_eff >= MIN_ESS, f"{label}: ESS {n_eff:.0f} < {MIN_ESS:.0f}; the MCSE is not trustworthy"
-    assert abs(est - exact) <= z * se, \
-        f"{label}: estimate {est:.5f}, exact {exact:.5f}, off by {dev:+.2f} MCSE (mcse {se:.5f}, ess {n_eff:.0f})"
-    return est, se
+    dev = (est - exact) / se if se > 0 else np.inf
+    msg = f"{label}: {est:.5f} vs exact {exact:.5f} (mcse {se:.5f}, ess {n_eff:.0f}, {dev:+.2f} mcse)"
+    print(msg)
+    ok = bool(np.isfinite(a).all()) and n_eff >= MIN_ESS and abs(est - exact) <= z * se
+    return ok, est, se, msg
+
+
+def check_means(rows, z: float = Z):
+    """Assert ``compare`` for every (label, draws, exact) row; report all failures at once."""
+    results = [compare(label, draws, exact, z) for label, draws, exact in rows]
+    bad = [r[3] for r in results if not r[0]]
+    assert not bad, f"{len(bad)} of {len(rows)} estimates off by more than {z} MCSE or with ESS < {MIN_ESS:.0f}:\n" \
+        + "\n".join(bad)
+    return [(r[1], r[2]) for r in results]
+
+
+def check_mean(label: str, draws, exact: float, z: float = Z):
+    return check_means([(label, draws, exact)], z)[0]
 
 
 def draws_of(idata, name) -> np.ndarray:
@@ -81,7 +94,8 @@ def run(model, sampler, key, **kw):
 
 
 class RunCache:
-    """Memoized runs keyed by (target, sampler, extra): one compile and one run per key."""
+    """Memoized runs keyed by (target, sampler, ...): one compile and one run per key; a run that
+    raised raises again without being rerun."""
 
     def __init__(self, make):
         self.make = make
@@ -89,12 +103,18 @@ class RunCache:
 
     def __call__(self, *key):
         if key not in self.runs:
-            self.runs[key] = self.make(*key)
-        return self.runs[key]
+            try:
+                self.runs[key] = self.make(*key)
+            except Exception as e:  # noqa: BLE001 - re-raised for every test that uses the run
+                self.runs[key] = e
+        out = self.runs[key]
+        if isinstance(out, Exception):
+            raise out
+        return out
 
 
 # -------------------------------------------------------- Gaussian targets
-U_MEAN, U_SD = 1.0, 2.0
+U_MEAN, U_SD = 1.0, 1.5
 MU5 = np.array([1.0, -2.0, 0.5, 0.0, 3.0])
 SIGMA5 = np.array([[1.0, 0.6, 0.3, 0.0, 0.2],
                    [0.6, 2.0, 0.5, 0.4, 0.0],
@@ -110,19 +130,28 @@ u ~ normal({U_MEAN}, {U_SD})
 x ~ multi_normal(mu, Sigma)
 """
 
-# chains x draws per sampler: NUTS is dominated by compile time and mixes well; HMC (fixed
-# trajectory 2*pi) and the random walk mix slowly, so they get more draws (cheap).
+# Layout and knobs per sampler. NUTS's cost is compile time, and it mixes well; MALA and the random
+# walk are cheap per draw and mix more slowly, so they get more draws.
+# HMC is NumPyro's, with a fixed trajectory length 2*pi (no jitter): along a direction whose
+# preconditioned sd is 1 each trajectory is a whole period and the chain barely moves, and at half
+# a period the second moments never change. A diagonal mass matrix adapted to this target makes u's
+# sd exactly 1 and leaves the correlation matrix of x, with an eigenvalue 0.98 (seen: ESS 23 of
+# 16000 for Cov[x1, x4]). So HMC runs with a unit mass matrix, on a target whose frequencies 1/sd
+# (u: 0.67; x: 0.62 0.74 1.13 1.27 2.60 periods a trajectory) are away from multiples of 1/2.
 LAYOUT = {
     "nuts": dict(chains=4, draws=2000, warmup=1000),
-    "hmc": dict(chains=4, draws=4000, warmup=1000),
+    "hmc": dict(chains=4, draws=2000, warmup=1000, adapt_mass=False),
     "mala": dict(chains=4, draws=4000, warmup=1000),
     "rwmh": dict(chains=4, draws=8000, warmup=2000),
 }
 SEEDS = {"nuts": 0, "hmc": 1, "mala": 2, "rwmh": 3, "ula": 4, "gibbs": 5, "gwg": 6}
 
 
-def test_gaussian_target_is_positive_definite():
-    assert np.all(np.linalg.eigvalsh(SIGMA5) > 0.1)
+def test_gaussian_target():
+    lam = np.linalg.eigvalsh(SIGMA5)
+    assert np.all(lam > 0.1)
+    freq = np.append(1.0 / np.sqrt(lam), 1.0 / U_SD)  # in periods per HMC trajectory
+    assert np.all(np.abs(2 * freq - np.round(2 * freq)) > 0.2), freq
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +166,7 @@ def test_gaussian_1d(gauss_runs, sampler, moment):
     u = draws_of(gauss_runs(sampler), "u")
     if moment == "mean":
         check_mean(f"{sampler} E[u]", u, U_MEAN)
-    else:
+    else:  # the second central moment about the exact mean
         check_mean(f"{sampler} Var[u]", (u - U_MEAN) ** 2, U_SD ** 2)
 
 
@@ -147,13 +176,11 @@ def test_gaussian_5d(gauss_runs, sampler, moment):
     x = draws_of(gauss_runs(sampler), "x")
     assert x.shape[2:] == (5,)
     if moment == "mean":
-        for i in range(5):
-            check_mean(f"{sampler} E[x{i}]", x[..., i], MU5[i])
+        check_means([(f"{sampler} E[x{i}]", x[..., i], MU5[i]) for i in range(5)])
     else:  # every covariance entry, as the mean of the product moment about the exact mean
         d = x - MU5
-        for i in range(5):
-            for j in range(i, 5):
-                check_mean(f"{sampler} Cov[x{i}, x{j}]", d[..., i] * d[..., j], SIGMA5[i, j])
+        check_means([(f"{sampler} Cov[x{i}, x{j}]", d[..., i] * d[..., j], SIGMA5[i, j])
+                     for i in range(5) for j in range(i, 5)])
 
 
 # ------------------------------------------------------------------- ULA
@@ -249,8 +276,8 @@ def _ising(ising_runs, sampler, T):
     s = draws_of(ising_runs(sampler, T), "s")
     assert s.shape[2:] == (4, 4) and set(np.unique(s)) <= {-1.0, 1.0}
     energy = -(s * np.roll(s, 1, axis=2) + s * np.roll(s, 1, axis=3)).sum((2, 3)) / 16.0
-    check_mean(f"{sampler} T={T} energy/site", energy, ISING_EXACT[T][0])
-    check_mean(f"{sampler} T={T} <|m|>", np.abs(s.mean((2, 3))), ISING_EXACT[T][1])
+    check_means([(f"{sampler} T={T} energy/site", energy, ISING_EXACT[T][0]),
+                 (f"{sampler} T={T} <|m|>", np.abs(s.mean((2, 3))), ISING_EXACT[T][1])])
 
 
 @pytest.mark.parametrize("T", [2.269185])
@@ -308,8 +335,7 @@ def test_rbm_marginals(rbm_runs, sampler, layer):
     exact = dict(zip(("v", "h"), rbm_exact(rbm_params())))[layer]
     a = draws_of(idata, layer)
     assert a.shape[2:] == exact.shape and set(np.unique(a)) <= {0.0, 1.0}
-    for i, p in enumerate(exact):
-        check_mean(f"{sampler} P({layer}{i}=1)", a[..., i], p)
+    check_means([(f"{sampler} P({layer}{i}=1)", a[..., i], p) for i, p in enumerate(exact)])
 
 
 # ----------------------------------------------------------------- mixed
@@ -326,17 +352,32 @@ MIXED_EXACT = {"P(b=1)": 0.3, "E[x]": 0.9, "Var[x]": 1.0 + 9 * 0.21}
 @pytest.fixture(scope="module")
 def mixed_runs():
     model = ebmppl.parse(MIXED_SRC)
-    return RunCache(lambda sampler: run(model, sampler, SEEDS[sampler], chains=4, draws=4000, warmup=1000))
+    return RunCache(lambda sampler, discrete: run(model, sampler, SEEDS[sampler], discrete=discrete, chains=4,
+                                                  draws=4000, warmup=1000))
+
+
+def _mixed(mixed_runs, sampler, discrete, quantity):
+    idata = mixed_runs(sampler, discrete)
+    b, x = draws_of(idata, "b"), draws_of(idata, "x")
+    assert set(np.unique(b)) <= {0.0, 1.0}
+    per_draw = {"P(b=1)": b, "E[x]": x, "Var[x]": (x - MIXED_EXACT["E[x]"]) ** 2}[quantity]
+    check_mean(f"{sampler}+{discrete} {quantity}", per_draw, MIXED_EXACT[quantity])
 
 
 @pytest.mark.parametrize("quantity", sorted(MIXED_EXACT))
 @pytest.mark.parametrize("sampler", ["nuts", "mala"])
 def test_mixed(mixed_runs, sampler, quantity):
-    idata = mixed_runs(sampler)
-    b, x = draws_of(idata, "b"), draws_of(idata, "x")
-    assert set(np.unique(b)) <= {0.0, 1.0}
-    per_draw = {"P(b=1)": b, "E[x]": x, "Var[x]": (x - MIXED_EXACT["E[x]"]) ** 2}[quantity]
-    check_mean(f"{sampler} {quantity}", per_draw, MIXED_EXACT[quantity])
+    """nuts: NumPyro's HMCGibbs with ebmppl's Gibbs sweep; mala: MALA alternating with the Gibbs sweep."""
+    _mixed(mixed_runs, sampler, "gibbs", quantity)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantity", sorted(MIXED_EXACT))
+@pytest.mark.parametrize("sampler,discrete", [("mala", "gwg"), ("rwmh", "gibbs"), ("gibbs", "gibbs"),
+                                              ("gwg", "gwg")])
+def test_mixed_other_moves(mixed_runs, sampler, discrete, quantity):
+    """The other continuous/discrete pairings (sampler gibbs or gwg on a mixed model moves x by MALA)."""
+    _mixed(mixed_runs, sampler, discrete, quantity)
 
 
 # ---------------------------------------------------------- eight schools

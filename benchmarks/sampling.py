@@ -1,0 +1,799 @@
+"""Benchmark: ebmppl's samplers side by side with BlackJAX, NumPyro and hand-written JAX loops.
+
+Three comparisons, each in one process, on the same problem, sizes and dtype (float32):
+
+1. **MALA, 64 chains**, on (a) a 50-D correlated Gaussian, the ``.ebm`` energy
+   ``0.5 * (x - mu) @ P @ (x - mu)`` (AR(1) covariance, rho = 0.5, P its inverse), and (b) a
+   16-D MLP energy (``mlp(16, [32, 32], 1, act=swish)`` plus the Gaussian envelope of
+   examples/mlp.ebm).
+
+   *Kernel throughput* (steps x chains per second), all at the same fixed step size, no adaptation:
+
+   * ebmppl: ``ebmppl.infer.mala.MALA(Target(model), step_size=eps, adapt_step=False,
+     adapt_mass=False)``; ``kernel.init`` on 64 chain keys gives the vectorized state, and the
+     timed program is ``lax.scan`` over ``kernel.sample`` (the very method ``numpyro.infer.MCMC``
+     calls inside ``ebmppl.sample``);
+   * BlackJAX: ``blackjax.mala(logdensity, eps).step`` in a ``lax.scan`` over pre-split keys,
+     ``jax.vmap``-ed over chains (BlackJAX's documented usage);
+   * hand-written: the same scan/vmap layout with a minimal MALA step (the floor);
+   * diagnostics (no target): the ebmppl kernel as ``ebmppl.sample`` runs it during draws
+     (step-size adaptation compiled in, switched off by ``i >= num_warmup``), the bare core
+     ``ebmppl.infer.mala.step`` with ``target.logdensity_and_grad`` in the hand-written layout,
+     and an A/A control (a separately jitted copy of the hand-written loop).
+
+   The peers use a hand-written JAX log density, checked to agree with ebmppl's
+   ``Target.logdensity_and_grad`` (its lowering is benchmarked in benchmarks/lowering.py).
+   Every timed program returns only its final state (no per-step outputs).
+
+   *Full runs*: ``ebmppl.sample(model, sampler="mala", chains=64, step_size=eps,
+   adapt_mass=False, progress=False)`` (its warmup adapts the step size by dual averaging,
+   which cannot be switched off from ``sample``) vs a BlackJAX run of the same warmup + draws
+   steps at the per-chain step sizes ebmppl adapted to (read from a first ebmppl run), starting
+   from uniform(-2, 2) like ebmppl, returning an InferenceData built by the same
+   ``ebmppl.diagnostics.to_inference_data``. Reported: warm wall time (not the first call),
+   the compile time spent inside each warm call (JAX's compile events), the sampling time
+   (wall minus that compile), and min-over-elements bulk ESS (``ebmppl.diagnostics.ess``) per
+   second of sampling.
+
+2. **NUTS, eight schools** (non-centered; examples/eight_schools.ebm +
+   examples/data/eight_schools.json): ``ebmppl.sample(..., sampler="nuts")`` vs a hand-written
+   NumPyro model run with ``numpyro.infer.MCMC(NUTS(model))``, same chains/warmup/draws/seed,
+   vectorized chains. Min bulk ESS over (mu, tau, theta_tilde) per second of sampling (warm
+   runs, compile inside the call subtracted), median over seeds; first-run and in-call compile
+   times are reported separately. (Both drivers recompile their sample loop on every call, so
+   "warm" wall time still contains an XLA compile.)
+
+3. **ULA step cost**: one ebmppl ULA step (``ebmppl.infer.ula.ULA``, ``lax.scan`` over
+   ``kernel.sample``) on an MLP energy (``mlp(D, [32, 32], 1, swish)`` + envelope), 1024
+   chains, D in {2, 16, 64}, divided by one gradient evaluation of the (hand-written) energy,
+   ``jax.vmap``-ed over the 1024 chains and jitted. Two ways: amortized in a ``lax.scan`` of the
+   same length (gradient loop carries ``x - 1e-4 * grad`` so nothing is hoisted), and one
+   jitted call per step / per gradient (dispatch included).
+
+Method (as benchmarks/lowering.py): compile cost is measured separately (trace + lower, XLA
+compile); warm compiled calls are timed in one process, each followed by
+``jax.block_until_ready``, in inner loops of >= ``--min-time`` seconds, repeated ``--repeats``
+(>= 7) times with the programs interleaved in rotating order, best repeat kept; ``paired`` is
+the median over repeats of the ratio within a repeat (robust to load that changes between
+repeats on a shared machine); an A/A row shows the noise floor. Full runs are interleaved the
+same way (fewer repeats: each is a whole ``sample`` call), with a new seed per repeat.
+
+Ratios are oriented so that the target reads naturally: throughput and ESS/s ratios are
+ebmppl / peer (target >= 1.0 vs BlackJAX and NumPyro-ish, >= 0.9 vs hand-written), wall time
+ratios are peer seconds / ebmppl seconds (>= 1.0), the ULA ratio is step / gradient
+(<= 1.7). PASS: the best-of and the paired ratio both meet the target; FAIL: both miss; "~":
+they disagree (noise).
+
+Usage::
+
+    python benchmarks/sampling.py [--quick] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import re
+import sys
+import time
+import warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import jax
+import jax.monitoring
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+import blackjax
+import numpyro
+import numpyro.distributions as dist
+from numpyro.infer import MCMC, NUTS
+
+import ebmppl
+from ebmppl import diagnostics
+from ebmppl.infer import mala as ebm_mala
+from ebmppl.infer import ula as ebm_ula
+from ebmppl.infer.target import Target
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+F32 = jnp.float32
+
+MALA_CHAINS = 64
+GAUSS_DIM, MLP_DIM, HIDDEN = 50, 16, (32, 32)
+ULA_CHAINS, ULA_DIMS = 1024, (2, 16, 64)
+NUTS_CHAINS = 4
+
+T_BLACKJAX, T_HAND, T_NUMPYRO, T_ULA = 1.0, 0.9, 0.95, 1.7
+
+
+# ------------------------------------------------------------- compile clock
+class CompileClock:
+    """Sums JAX's compile events (tracing, lowering to MLIR, XLA compile) between snapshots."""
+
+    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
+              "/jax/core/compile/backend_compile_duration")
+
+    def __init__(self):
+        self.total = defaultdict(float)
+        self.count = defaultdict(int)
+        jax.monitoring.register_event_duration_secs_listener(self._on)
+
+    def _on(self, event, duration, **kwargs):
+        if event in self.EVENTS:
+            self.total[event] += duration
+            self.count[event] += 1
+
+    def seconds(self) -> float:
+        return sum(self.total.values())
+
+    def compiles(self) -> int:
+        return self.count["/jax/core/compile/backend_compile_duration"]
+
+
+CLOCK = CompileClock()
+
+
+# ------------------------------------------------------------------ problems
+GAUSS_SRC = """
+const D  : int
+const mu : real[D]
+const P  : real[D, D]                      # precision matrix
+var   x  : real[D]
+factor gauss = 0.5 * (x - mu) @ P @ (x - mu)
+"""
+
+MLP_SRC = """
+var   x : real[{D}]
+param f : mlp({D}, [{H}], 1, act=swish)
+factor net     = f(x)[0]
+factor confine = 0.5 * sum(x^2) / 16
+"""
+
+
+def gaussian_problem(dim: int) -> dict:
+    """A correlated Gaussian: AR(1) covariance (rho = 0.5), mean linspace(-1, 1)."""
+    idx = np.arange(dim)
+    sigma = 0.5 ** np.abs(idx[:, None] - idx[None, :])
+    prec = np.linalg.inv(sigma)
+    prec = 0.5 * (prec + prec.T)
+    mu = np.linspace(-1.0, 1.0, dim)
+    model = ebmppl.parse(GAUSS_SRC, "gauss.ebm", data={"D": dim, "mu": mu.tolist(), "P": prec.tolist()})
+    mu_j, P_j = jnp.asarray(mu, F32), jnp.asarray(prec, F32)
+
+    def logdensity(x):
+        r = x - mu_j
+        return -0.5 * (r @ P_j @ r)
+
+    return {"name": f"gauss {dim}-D", "model": model, "params": None, "logdensity": logdensity, "dim": dim}
+
+
+def mlp_problem(dim: int, hidden=HIDDEN, seed: int = 0) -> dict:
+    """An MLP energy mlp(dim, hidden, 1, swish)(x)[0] + |x|^2 / 32; biases randomized (init has zeros)."""
+    src = MLP_SRC.format(D=dim, H=", ".join(str(h) for h in hidden))
+    model = ebmppl.parse(src, f"mlp{dim}.ebm")
+    rng = np.random.default_rng(seed)
+    p = model.init_params(seed)
+    p = {"f": {k: v + jnp.asarray(rng.normal(0, 0.1, v.shape), F32) if k.startswith("b") else v
+               for k, v in p["f"].items()}}
+    w = p["f"]
+    n_layers = len(hidden) + 1
+
+    def energy(x):
+        h = x
+        for i in range(n_layers):
+            h = h @ w[f"W{i}"] + w[f"b{i}"]
+            if i < n_layers - 1:
+                h = jax.nn.swish(h)
+        return h[0] + 0.5 * jnp.sum(x ** 2) / 16
+
+    return {"name": f"mlp {dim}-D", "model": model, "params": p, "logdensity": lambda x: -energy(x),
+            "energy": energy, "dim": dim}
+
+
+def check_density(prob: dict, target: Target, n: int = 64) -> float:
+    """Assert the hand-written log density and gradient match ebmppl's Target; return max |diff| (scaled)."""
+    z = jax.random.normal(jax.random.PRNGKey(7), (n, prob["dim"]), F32) * 1.5
+    ref = jax.jit(jax.vmap(jax.value_and_grad(prob["logdensity"])))(z)
+    got = jax.jit(jax.vmap(lambda z: target.logdensity_and_grad(z, {})))(z)
+    worst = 0.0
+    for r, g, what in zip(ref, got, ("logdensity", "gradient")):
+        r, g = np.asarray(r), np.asarray(g)
+        assert r.dtype == g.dtype == np.float32, f"{prob['name']}: {what} dtypes {r.dtype}, {g.dtype}"
+        scale = max(1.0, float(np.max(np.abs(r))))
+        np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * scale, err_msg=f"{prob['name']}: {what}")
+        worst = max(worst, float(np.max(np.abs(g - r))) / scale)
+    return worst
+
+
+# -------------------------------------------------------------- MALA programs
+def hand_mala_step(key, x, lp, g, ld_and_grad, eps):
+    """A minimal MALA step: the floor."""
+    k_noise, k_acc = jax.random.split(key)
+    noise = jax.random.normal(k_noise, x.shape, x.dtype)
+    prop = x + eps * g + jnp.sqrt(2 * eps) * noise
+    lp_p, g_p = ld_and_grad(prop)
+    fwd = prop - x - eps * g
+    bwd = x - prop - eps * g_p
+    log_ratio = lp_p - lp - (jnp.sum(bwd * bwd) - jnp.sum(fwd * fwd)) / (4 * eps)
+    acc_prob = jnp.minimum(1.0, jnp.exp(jnp.minimum(log_ratio, 0.0)))
+    acc = jax.random.uniform(k_acc, dtype=x.dtype) < acc_prob
+    return jnp.where(acc, prop, x), jnp.where(acc, lp_p, lp), jnp.where(acc, g_p, g), acc_prob
+
+
+def scan_chains(step_one, n_steps: int, collect: bool = False):
+    """(key, carry) -> final carry: vmap over chains of a scan over pre-split keys (BlackJAX's layout).
+
+    ``step_one(key, carry) -> (carry, out)``; with ``collect`` the per-step outputs are returned too.
+    """
+    def chain(key, carry):
+        def body(c, k):
+            c, out = step_one(k, c)
+            return c, (out if collect else None)
+        return lax.scan(body, carry, jax.random.split(key, n_steps))
+
+    def run(key, carry):
+        keys = jax.random.split(key, jax.tree.leaves(carry)[0].shape[0])
+        final, outs = jax.vmap(chain)(keys, carry)
+        return (final, outs) if collect else final
+    return run
+
+
+def hand_program(ld, eps, n_steps, collect=False):
+    ld_and_grad = jax.value_and_grad(ld)
+
+    def one(k, c):
+        x, lp, g, a = hand_mala_step(k, *c, ld_and_grad, eps)
+        return (x, lp, g), a
+    return scan_chains(one, n_steps, collect)
+
+
+def hand_init(ld, z0):
+    lp, g = jax.vmap(jax.value_and_grad(ld))(z0)
+    return (z0, lp, g)
+
+
+def ebm_core_program(target, eps, n_steps, collect=False):
+    """ebmppl.infer.mala.step with target.logdensity_and_grad, in the hand-written layout."""
+    ld_and_grad = lambda z: target.logdensity_and_grad(z, {})  # noqa: E731
+
+    def one(k, c):
+        z, lp, g = c
+        z, lp, g, a, _ = ebm_mala.step(k, z, lp, g, ld_and_grad, jnp.asarray(eps, F32), jnp.ones_like(z))
+        return (z, lp, g), a
+    return scan_chains(one, n_steps, collect)
+
+
+def blackjax_program(ld, eps, n_steps, collect=False):
+    alg = blackjax.mala(ld, eps)
+
+    def one(k, s):
+        s, info = alg.step(k, s)
+        return s, info.acceptance_rate
+    return scan_chains(one, n_steps, collect)
+
+
+def blackjax_init(ld, z0):
+    return jax.vmap(lambda z: blackjax.mala.init(z, ld))(z0)
+
+
+def kernel_program(kernel, n_steps, collect=False):
+    """lax.scan over an EbmKernel's (vectorized) ``sample``."""
+    def run(state):
+        def body(s, _):
+            s = kernel.sample(s)
+            return s, (s.accept_prob if collect else None)
+        final, outs = lax.scan(body, state, None, length=n_steps)
+        return (final, outs) if collect else final
+    return run
+
+
+def kernel_state(kernel, z0, key, num_warmup=0, past_warmup=False):
+    keys = jax.random.split(key, z0.shape[0])
+    state = kernel.init(keys, num_warmup, {"z": z0, "d": {}})
+    if past_warmup:
+        state = state._replace(i=jnp.full_like(state.i, num_warmup))
+    return state
+
+
+# ---------------------------------------------------------------------- timing
+def compile_times(f, args):
+    """(trace + lower seconds, XLA compile seconds, compiled) for a jitted f."""
+    t0 = time.perf_counter()
+    lowered = f.lower(*args)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, compiled
+
+
+def hlo_histogram(compiled) -> Counter:
+    """Opcode counts of the optimized HLO module (fused computations included, parameters excluded)."""
+    ops = Counter()
+    for line in compiled.as_text().splitlines():
+        m = re.match(r"\s+(?:ROOT )?%\S+ = .*?\s([a-z][\w\-]*)\(", line)
+        if m and m.group(1) != "parameter":
+            ops[m.group(1)] += 1
+    return ops
+
+
+def hlo_diff(ref: Counter, got: Counter, top: int = 12) -> str:
+    """'+9 compare, -1 add': the ops ``got`` has more (+) or fewer (-) of than ``ref``."""
+    more, fewer = got - ref, ref - got
+    parts = [f"+{n} {op}" for op, n in more.most_common(top)] + [f"-{n} {op}" for op, n in fewer.most_common(top)]
+    return ", ".join(parts) if parts else "same ops"
+
+
+def time_loop(thunk, n: int) -> float:
+    """Seconds per call over n back-to-back calls, each waited for."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        jax.block_until_ready(thunk())
+    return (time.perf_counter() - t0) / n
+
+
+def calibrate(thunks, min_time: float) -> int:
+    """Inner-loop length such that the fastest program's loop lasts at least min_time."""
+    n = 1
+    while True:
+        fastest = min(time_loop(t, n) for t in thunks)
+        if fastest * n >= min_time:
+            return n
+        n = max(n + 1, math.ceil(1.2 * min_time / max(fastest, 1e-9)))
+
+
+def interleaved(thunks: dict, repeats: int, per_repeat) -> dict:
+    """{name: [seconds per repeat]}: every repeat runs all thunks, in an order rotated each repeat."""
+    names = list(thunks)
+    samples = {k: [] for k in names}
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            for k in names[r % len(names):] + names[: r % len(names)]:
+                samples[k].append(per_repeat(k, r))
+    finally:
+        if gc_was:
+            gc.enable()
+    return samples
+
+
+def bench_programs(progs: dict, repeats: int, min_time: float) -> dict:
+    """progs: {name: (jitted fn, args)} -> {name: {best_s, samples, compile, hlo}}; interleaved, best of repeats."""
+    thunks, out = {}, {}
+    for name, (f, args) in progs.items():
+        trace_s, xla_s, compiled = compile_times(f, args)
+        thunks[name] = (lambda c=compiled, a=args: c(*a))
+        for _ in range(2):
+            jax.block_until_ready(thunks[name]())
+        ops = hlo_histogram(compiled)
+        out[name] = {"trace_lower_ms": 1e3 * trace_s, "xla_compile_ms": 1e3 * xla_s, "hlo_ops": sum(ops.values()),
+                     "hlo_histogram": dict(ops)}
+    n = {k: calibrate([t], min_time) for k, t in thunks.items()}  # each program's loop lasts >= min_time
+    samples = interleaved(thunks, repeats, lambda k, r: time_loop(thunks[k], n[k]))
+    for k, v in samples.items():
+        out[k].update(best_s=min(v), samples_s=v, inner_loop=n[k])
+    return out
+
+
+def paired(num: list, den: list) -> float:
+    return float(np.median(np.divide(num, den)))
+
+
+# ------------------------------------------------------------------ table rows
+def row(section, comparison, ebm, peer, ratio, paired_ratio, target, higher_better=True, unit="", note=""):
+    """One table row; target None = informational."""
+    if target is None:
+        verdict = "info"
+    else:
+        ok = [(r >= target) if higher_better else (r <= target) for r in (ratio, paired_ratio) if r is not None]
+        verdict = "PASS" if all(ok) else ("FAIL" if not any(ok) else "~")
+    return {"section": section, "comparison": comparison, "ebmppl": ebm, "peer": peer, "unit": unit,
+            "ratio": ratio, "paired": paired_ratio, "target": target, "higher_better": higher_better,
+            "verdict": verdict, "note": note}
+
+
+def fmt_val(v, unit):
+    if v is None:
+        return "-"
+    if unit == "steps/s":
+        return f"{v / 1e6:.3f}M/s" if v >= 1e6 else f"{v / 1e3:.1f}k/s"
+    if unit == "s":
+        return f"{v:.3f} s"
+    if unit == "us":
+        return f"{v:.1f} µs"
+    if unit == "ess/s":
+        return f"{v:.0f}/s"
+    return f"{v:.4g}"
+
+
+# ----------------------------------------------------------------- 1. MALA
+def mala_first_run(prob, cfg):
+    """First (cold) ebmppl.sample call: its time, and the per-chain step sizes its warmup adapted to."""
+    c0, t0 = CLOCK.seconds(), time.perf_counter()
+    idata = ebmppl.sample(prob["model"], prob["params"], sampler="mala", chains=MALA_CHAINS, warmup=cfg["warmup"],
+                          draws=cfg["draws"], key=0, step_size=0.1, adapt_mass=False, progress=False, verbose=False)
+    wall = time.perf_counter() - t0
+    steps = np.asarray(idata.sample_stats["step_size"].values[:, 0], np.float32)
+    return {"wall_s": wall, "compile_s": CLOCK.seconds() - c0, "step_sizes": steps,
+            "acceptance": float(idata.sample_stats["acceptance_rate"].mean())}
+
+
+def mala_kernels(prob, target, eps, cfg):
+    """Kernel throughput of ebmppl vs BlackJAX vs hand-written, plus diagnostics."""
+    n_steps = cfg["mala_steps"]
+    ld = prob["logdensity"]
+    z0 = jax.random.uniform(jax.random.PRNGKey(3), (MALA_CHAINS, prob["dim"]), F32, -2.0, 2.0)
+    key = jax.random.PRNGKey(11)
+    k_fixed = ebm_mala.MALA(target, step_size=eps, adapt_step=False, adapt_mass=False)
+    k_sample = ebm_mala.MALA(target, step_size=eps, adapt_mass=False)  # as ebmppl.sample builds it
+    s_fixed = kernel_state(k_fixed, z0, key)
+    s_sample = kernel_state(k_sample, z0, key, num_warmup=cfg["warmup"], past_warmup=True)
+    hand0, bj0 = hand_init(ld, z0), blackjax_init(ld, z0)
+
+    # Same step size means the same kernel: mean acceptance over a short collected run must agree.
+    acc = {}
+    n_chk = 200
+    _, a = jax.jit(hand_program(ld, eps, n_chk, collect=True))(key, hand0)
+    acc["hand"] = float(jnp.mean(a[:, n_chk // 2:]))
+    _, a = jax.jit(blackjax_program(ld, eps, n_chk, collect=True))(key, bj0)
+    acc["blackjax"] = float(jnp.mean(a[:, n_chk // 2:]))
+    _, a = jax.jit(kernel_program(k_fixed, n_chk, collect=True))(s_fixed)
+    acc["ebmppl"] = float(jnp.mean(a[n_chk // 2:]))
+    spread = max(acc.values()) - min(acc.values())
+    assert spread < 0.05, f"{prob['name']}: acceptance rates differ at the same step size: {acc}"
+
+    hand = hand_program(ld, eps, n_steps)
+    progs = {
+        "hand": (jax.jit(hand), (key, hand0)),
+        "blackjax": (jax.jit(blackjax_program(ld, eps, n_steps)), (key, bj0)),
+        "ebmppl": (jax.jit(kernel_program(k_fixed, n_steps)), (s_fixed,)),
+        "ebmppl_sample": (jax.jit(kernel_program(k_sample, n_steps)), (s_sample,)),
+        "ebmppl_core": (jax.jit(ebm_core_program(target, eps, n_steps)), (key, hand_init(
+            lambda z: target.logdensity(z, {}), z0))),
+        "hand_copy": (jax.jit(lambda k, c, _h=hand: _h(k, c)), (key, hand0)),
+    }
+    res = bench_programs(progs, cfg["repeats"], cfg["min_time"])
+    per = n_steps * MALA_CHAINS
+    thr = {k: per / v["best_s"] for k, v in res.items()}
+    S = {k: v["samples_s"] for k, v in res.items()}
+    name = f"MALA {prob['name']}, {MALA_CHAINS} chains"
+    rows = [
+        row(name, "kernel steps·chains/s vs BlackJAX", thr["ebmppl"], thr["blackjax"],
+            thr["ebmppl"] / thr["blackjax"], paired(S["blackjax"], S["ebmppl"]), T_BLACKJAX, unit="steps/s"),
+        row(name, "kernel steps·chains/s vs hand-written", thr["ebmppl"], thr["hand"],
+            thr["ebmppl"] / thr["hand"], paired(S["hand"], S["ebmppl"]), T_HAND, unit="steps/s"),
+        row(name, "  diag: kernel as sample() runs it vs hand", thr["ebmppl_sample"], thr["hand"],
+            thr["ebmppl_sample"] / thr["hand"], paired(S["hand"], S["ebmppl_sample"]), None, unit="steps/s"),
+        row(name, "  diag: core mala.step + Target vs hand", thr["ebmppl_core"], thr["hand"],
+            thr["ebmppl_core"] / thr["hand"], paired(S["hand"], S["ebmppl_core"]), None, unit="steps/s"),
+        row(name, "  A/A: hand copy vs hand", thr["hand_copy"], thr["hand"], thr["hand_copy"] / thr["hand"],
+            paired(S["hand"], S["hand_copy"]), None, unit="steps/s"),
+    ]
+    detail = {"eps": eps, "n_steps": n_steps, "acceptance_same_eps": acc, "programs": res,
+              "hlo_diff_vs_hand": {k: hlo_diff(Counter(res["hand"]["hlo_histogram"]), Counter(v["hlo_histogram"]))
+                                   for k, v in res.items() if k != "hand"}}
+    return rows, detail
+
+
+def blackjax_full(prob, cfg):
+    """A full BlackJAX MALA run (uniform(-2, 2) starts, warmup + draws at fixed per-chain step sizes)."""
+    ld, dim, W, D = prob["logdensity"], prob["dim"], cfg["warmup"], cfg["draws"]
+    kernel = blackjax.mala.build_kernel()
+
+    @jax.jit
+    def run(key, eps):
+        k_init, k_run = jax.random.split(key)
+        z0 = jax.random.uniform(k_init, (eps.shape[0], dim), F32, -2.0, 2.0)
+        state = jax.vmap(lambda z: blackjax.mala.init(z, ld))(z0)
+
+        def chain(k, s, e):
+            k_warm, k_draw = jax.random.split(k)
+            s = lax.scan(lambda s, k: (kernel(k, s, ld, e)[0], None), s, jax.random.split(k_warm, W))[0]
+
+            def draw(s, k):
+                s, info = kernel(k, s, ld, e)
+                return s, (s.position, info.acceptance_rate)
+            return lax.scan(draw, s, jax.random.split(k_draw, D))[1]
+        return jax.vmap(chain)(jax.random.split(k_run, eps.shape[0]), state, eps)
+
+    def full(seed, eps):
+        x, acc = run(jax.random.PRNGKey(seed), jnp.asarray(eps, F32))
+        return diagnostics.to_inference_data({"x": np.asarray(x)}, {"acceptance_rate": np.asarray(acc)}, {},
+                                             {"x": ["x_dim_0"]}, {"inference_library": "blackjax"})
+    return full
+
+
+def min_ess(idata, var_names=None) -> float:
+    ess = diagnostics.ess(idata, var_names=var_names, method="bulk")
+    return float(min(float(v.min()) for v in ess.data_vars.values()))
+
+
+def timed_call(fn):
+    """(result, wall seconds, compile seconds inside the call, XLA compiles inside the call)."""
+    c0, n0, t0 = CLOCK.seconds(), CLOCK.compiles(), time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - t0
+    return out, wall, CLOCK.seconds() - c0, CLOCK.compiles() - n0
+
+
+def full_runs(name, runners: dict, repeats: int, ess_vars=None) -> dict:
+    """runners: {name: seed -> InferenceData}; interleaved warm runs, seed r+1 in repeat r."""
+    rec = {k: [] for k in runners}
+
+    def one(k, r):
+        idata, wall, comp, n_comp = timed_call(lambda: runners[k](r + 1))
+        ess = min_ess(idata, ess_vars)
+        rec[k].append({"seed": r + 1, "wall_s": wall, "compile_s": comp, "xla_compiles": n_comp,
+                       "sampling_s": max(wall - comp, 1e-9), "min_bulk_ess": ess})
+        return wall
+    interleaved(runners, repeats, one)
+    return rec
+
+
+def full_rows(name, rec, peer_name, time_target, ess_target):
+    e, p = rec["ebmppl"], rec["peer"]
+    med = lambda xs: float(np.median(xs))  # noqa: E731
+    ebm_wall, peer_wall = min(r["wall_s"] for r in e), min(r["wall_s"] for r in p)
+    ebm_samp, peer_samp = min(r["sampling_s"] for r in e), min(r["sampling_s"] for r in p)
+    ebm_es = med([r["min_bulk_ess"] / r["sampling_s"] for r in e])
+    peer_es = med([r["min_bulk_ess"] / r["sampling_s"] for r in p])
+    ebm_ew = med([r["min_bulk_ess"] / r["wall_s"] for r in e])
+    peer_ew = med([r["min_bulk_ess"] / r["wall_s"] for r in p])
+    pr = lambda f: paired([f(b) for b in p], [f(a) for a in e])  # noqa: E731  peer / ebmppl within a repeat
+    return [
+        row(name, f"full run: warm wall time vs {peer_name}", ebm_wall, peer_wall, peer_wall / ebm_wall,
+            pr(lambda r: r["wall_s"]), time_target, unit="s",
+            note=f"in-call compile: ebmppl {med([r['compile_s'] for r in e]):.2f} s "
+                 f"({med([r['xla_compiles'] for r in e]):.0f} XLA compiles), "
+                 f"{peer_name} {med([r['compile_s'] for r in p]):.2f} s ({med([r['xla_compiles'] for r in p]):.0f})"),
+        row(name, f"full run: sampling time (wall - compile) vs {peer_name}", ebm_samp, peer_samp,
+            peer_samp / ebm_samp, pr(lambda r: r["sampling_s"]), time_target, unit="s"),
+        row(name, f"min bulk ESS / s of sampling vs {peer_name}", ebm_es, peer_es, ebm_es / peer_es,
+            1.0 / pr(lambda r: r["min_bulk_ess"] / r["sampling_s"]), ess_target, unit="ess/s",
+            note=f"median min ESS: ebmppl {med([r['min_bulk_ess'] for r in e]):.0f}, "
+                 f"{peer_name} {med([r['min_bulk_ess'] for r in p]):.0f}"),
+        row(name, f"  min bulk ESS / s of wall time vs {peer_name}", ebm_ew, peer_ew, ebm_ew / peer_ew,
+            1.0 / pr(lambda r: r["min_bulk_ess"] / r["wall_s"]), None, unit="ess/s"),
+    ]
+
+
+def bench_mala(prob, cfg, log):
+    target = Target(prob["model"], prob["params"])
+    worst = check_density(prob, target)
+    first = mala_first_run(prob, cfg)
+    eps = float(np.median(first["step_sizes"]))
+    log(f"  {prob['name']}: densities agree (max scaled diff {worst:.1e}); first ebmppl.sample "
+        f"{first['wall_s']:.1f} s ({first['compile_s']:.1f} s compiling); adapted step sizes "
+        f"{first['step_sizes'].min():.3g}..{first['step_sizes'].max():.3g} (median {eps:.3g}), "
+        f"acceptance {first['acceptance']:.2f}")
+    rows, detail = mala_kernels(prob, target, eps, cfg)
+    log(f"  {prob['name']}: kernels timed (acceptance at eps {eps:.3g}: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in detail["acceptance_same_eps"].items()) + ")")
+
+    bj = blackjax_full(prob, cfg)
+    steps = first["step_sizes"]
+    _, bj_first, bj_first_comp, _ = timed_call(lambda: bj(0, steps))
+    runners = {
+        "ebmppl": lambda seed: ebmppl.sample(prob["model"], prob["params"], sampler="mala", chains=MALA_CHAINS,
+                                             warmup=cfg["warmup"], draws=cfg["draws"], key=seed, step_size=0.1,
+                                             adapt_mass=False, progress=False, verbose=False),
+        "peer": lambda seed: bj(seed, steps),
+    }
+    rec = full_runs(prob["name"], runners, cfg["full_repeats"])
+    name = f"MALA {prob['name']}, {MALA_CHAINS} chains"
+    rows += full_rows(name, rec, "BlackJAX", T_BLACKJAX, T_BLACKJAX)
+    detail.update(first_run={"ebmppl_wall_s": first["wall_s"], "ebmppl_compile_s": first["compile_s"],
+                             "blackjax_wall_s": bj_first, "blackjax_compile_s": bj_first_comp},
+                  step_sizes=steps.tolist(), full_runs=rec)
+    log(f"  {prob['name']}: full runs timed (first run: ebmppl {first['wall_s']:.1f} s, BlackJAX {bj_first:.1f} s)")
+    return rows, detail
+
+
+# ----------------------------------------------------------------- 2. NUTS
+def eight_schools_numpyro(J, sigma, y=None):
+    mu = numpyro.sample("mu", dist.Normal(0.0, 5.0))
+    tau = numpyro.sample("tau", dist.HalfCauchy(5.0))
+    with numpyro.plate("J", J):
+        theta_tilde = numpyro.sample("theta_tilde", dist.Normal(0.0, 1.0))
+        theta = numpyro.deterministic("theta", mu + tau * theta_tilde)
+        numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
+
+
+def bench_nuts(cfg, log):
+    data_path = EXAMPLES / "data" / "eight_schools.json"
+    model = ebmppl.load(EXAMPLES / "eight_schools.ebm", data=str(data_path))
+    d = json.loads(data_path.read_text())
+    sigma, y = jnp.asarray(d["sigma"], F32), jnp.asarray(d["y"], F32)
+    W, D = cfg["nuts_warmup"], cfg["nuts_draws"]
+    mcmc = MCMC(NUTS(eight_schools_numpyro), num_warmup=W, num_samples=D, num_chains=NUTS_CHAINS,
+                chain_method="vectorized", progress_bar=False)
+    keep = ("mu", "tau", "theta_tilde")
+
+    def peer(seed):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="There are not enough devices")
+            mcmc.run(jax.random.PRNGKey(seed), d["J"], sigma, y, extra_fields=("diverging",))
+        s = mcmc.get_samples(group_by_chain=True)
+        div = mcmc.get_extra_fields(group_by_chain=True)["diverging"]
+        return diagnostics.to_inference_data({k: np.asarray(v) for k, v in s.items()},
+                                             {"diverging": np.asarray(div)}, {}, {}, {"inference_library": "numpyro"})
+
+    def ebm(seed):
+        return ebmppl.sample(model, sampler="nuts", chains=NUTS_CHAINS, warmup=W, draws=D, key=seed,
+                             progress=False, verbose=False)
+
+    runners = {"ebmppl": ebm, "peer": peer}
+    first = {}
+    for k, f in runners.items():
+        _, wall, comp, _ = timed_call(lambda f=f: f(1000))
+        first[k] = {"wall_s": wall, "compile_s": comp}
+    log(f"  eight schools: first runs ebmppl {first['ebmppl']['wall_s']:.1f} s, NumPyro "
+        f"{first['peer']['wall_s']:.1f} s")
+    rec = full_runs("eight schools", runners, cfg["nuts_seeds"], ess_vars=list(keep))
+    name = f"NUTS eight schools, {NUTS_CHAINS} chains x {W}+{D}"
+    rows = full_rows(name, rec, "NumPyro", None, T_NUMPYRO)
+    return rows, {"first_run": first, "runs": rec, "warmup": W, "draws": D}
+
+
+# ----------------------------------------------------------------- 3. ULA
+def bench_ula(dim, cfg):
+    prob = mlp_problem(dim)
+    target = Target(prob["model"], prob["params"])
+    check_density(prob, target)
+    n_steps = cfg["ula_steps"]
+    z0 = jax.random.normal(jax.random.PRNGKey(5), (ULA_CHAINS, dim), F32) * 2.0
+    kernel = ebm_ula.ULA(target, step_size=1e-2)
+    state = kernel_state(kernel, z0, jax.random.PRNGKey(6))
+    grad = jax.vmap(jax.grad(prob["energy"]))
+
+    def grad_loop(x):
+        return lax.fori_loop(0, n_steps, lambda i, x: x - 1e-4 * grad(x), x)
+
+    def ula_one_step(s):
+        return kernel.sample(s)
+
+    progs = {
+        "grad_loop": (jax.jit(grad_loop), (z0,)),
+        "ula_loop": (jax.jit(kernel_program(kernel, n_steps)), (state,)),
+        "grad_call": (jax.jit(grad), (z0,)),
+        "ula_call": (jax.jit(ula_one_step), (state,)),
+        "grad_call_copy": (jax.jit(lambda x, _g=grad: _g(x)), (z0,)),
+    }
+    res = bench_programs(progs, cfg["repeats"], cfg["min_time"])
+    us = {k: 1e6 * v["best_s"] / (n_steps if k.endswith("loop") else 1) for k, v in res.items()}
+    S = {k: v["samples_s"] for k, v in res.items()}
+    name = f"ULA mlp {dim}-D, {ULA_CHAINS} chains"
+    rows = [
+        row(name, "ULA step / gradient eval (in lax.scan)", us["ula_loop"], us["grad_loop"],
+            us["ula_loop"] / us["grad_loop"], paired(S["ula_loop"], S["grad_loop"]), T_ULA, higher_better=False,
+            unit="us"),
+        row(name, "ULA step / gradient eval (1 jitted call each)", us["ula_call"], us["grad_call"],
+            us["ula_call"] / us["grad_call"], paired(S["ula_call"], S["grad_call"]), T_ULA, higher_better=False,
+            unit="us"),
+        row(name, "  A/A: grad call copy / grad call", us["grad_call_copy"], us["grad_call"],
+            us["grad_call_copy"] / us["grad_call"], paired(S["grad_call_copy"], S["grad_call"]), None,
+            higher_better=False, unit="us"),
+    ]
+    return rows, {"n_steps": n_steps, "programs": res,
+                  "hlo_diff_ula_loop_vs_grad_loop": hlo_diff(Counter(res["grad_loop"]["hlo_histogram"]),
+                                                             Counter(res["ula_loop"]["hlo_histogram"]))}
+
+
+# ---------------------------------------------------------------------- report
+def print_table(rows):
+    cols = ("comparison", "ebmppl", "peer", "ratio", "paired", "target", "")
+    cells = []
+    for r in rows:
+        tgt = "-" if r["target"] is None else ("≥ " if r["higher_better"] else "≤ ") + f"{r['target']:.2f}"
+        cells.append((r["comparison"], fmt_val(r["ebmppl"], r["unit"]), fmt_val(r["peer"], r["unit"]),
+                      f"{r['ratio']:.3f}", "-" if r["paired"] is None else f"{r['paired']:.3f}", tgt,
+                      r["verdict"] if r["verdict"] != "info" else ""))
+    w = [max(len(c[i]) for c in cells + [cols]) for i in range(len(cols))]
+    line = lambda c: "  ".join(s.ljust(w[i]) if i == 0 else s.rjust(w[i]) for i, s in enumerate(c))  # noqa: E731
+    head = line(cols)
+    print(head)
+    print("-" * len(head))
+    section = None
+    for r, c in zip(rows, cells):
+        if r["section"] != section:
+            section = r["section"]
+            print(f"[{section}]")
+        print(line(c))
+        if r["note"]:
+            print(" " * 4 + r["note"])
+
+
+def environment() -> dict:
+    dev = jax.devices()[0]
+    return {"jax": jax.__version__, "numpyro": numpyro.__version__, "blackjax": blackjax.__version__,
+            "ebmppl": ebmppl.__version__, "backend": jax.default_backend(), "device": str(dev),
+            "device_kind": getattr(dev, "device_kind", ""), "x64": bool(jax.config.jax_enable_x64),
+            "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
+
+
+def config(quick: bool, repeats=None, min_time=None) -> dict:
+    cfg = dict(repeats=7, min_time=0.05, mala_steps=200, warmup=300, draws=300, full_repeats=3,
+               nuts_warmup=300, nuts_draws=300, nuts_seeds=3, ula_steps=50) if quick else \
+        dict(repeats=15, min_time=0.1, mala_steps=500, warmup=1000, draws=1000, full_repeats=7,
+             nuts_warmup=1000, nuts_draws=1000, nuts_seeds=5, ula_steps=100)
+    if repeats:
+        cfg["repeats"] = max(7, repeats)
+    if min_time:
+        cfg["min_time"] = max(0.02, min_time)
+    return cfg
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller runs, 7 repeats (a few minutes on 2 cores)")
+    ap.add_argument("--repeats", type=int, help="repeats per timed program (at least 7)")
+    ap.add_argument("--min-time", type=float, help="seconds per inner timing loop")
+    ap.add_argument("--only", choices=("mala", "nuts", "ula"), action="append", help="run only these parts")
+    ap.add_argument("--json", metavar="PATH", help="write the results to PATH")
+    args = ap.parse_args(argv)
+    cfg = config(args.quick, args.repeats, args.min_time)
+    parts = args.only or ["mala", "nuts", "ula"]
+    t_start = time.perf_counter()
+
+    env = environment()
+    print(f"jax {env['jax']} on {env['backend']} ({env['device_kind'] or env['device']}), {env['cpus']} CPUs, "
+          f"x64={env['x64']}; numpyro {env['numpyro']}, blackjax {env['blackjax']}; "
+          f"{'quick' if args.quick else 'full'}: {json.dumps(cfg)}", flush=True)
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    rows, details = [], {}
+    if "mala" in parts:
+        for prob in (gaussian_problem(GAUSS_DIM), mlp_problem(MLP_DIM)):
+            r, dt = bench_mala(prob, cfg, log)
+            rows += r
+            details[f"mala {prob['name']}"] = dt
+    if "nuts" in parts:
+        r, dt = bench_nuts(cfg, log)
+        rows += r
+        details["nuts eight schools"] = dt
+    if "ula" in parts:
+        for dim in ULA_DIMS:
+            r, dt = bench_ula(dim, cfg)
+            rows += r
+            details[f"ula mlp {dim}"] = dt
+            log(f"  ULA D={dim}: timed")
+    print()
+    print_table(rows)
+    print(f"\nratios: throughput and ESS/s = ebmppl / peer; wall and sampling time = peer s / ebmppl s; ULA = step / "
+          f"gradient. Timed programs: best of {cfg['repeats']} interleaved repeats; full runs: best (times) or "
+          f"median (ESS/s) of {cfg['full_repeats']} (MALA) / {cfg['nuts_seeds']} (NUTS) interleaved warm runs. "
+          f"paired = median over repeats of the within-repeat ratio. PASS/FAIL: both ratios meet/miss the "
+          f"target; '~': they disagree. Total {time.perf_counter() - t_start:.0f} s.")
+    for k, dt in details.items():
+        if "hlo_diff_vs_hand" in dt:
+            print(f"optimized-HLO op differences vs the hand-written loop, {k}:")
+            for prog, diff in dt["hlo_diff_vs_hand"].items():
+                print(f"  {prog}: {diff}")
+
+    if args.json:
+        def clean(o):
+            if isinstance(o, dict):
+                return {str(k): clean(v) for k, v in o.items()}
+            if isinstance(o, (list, tuple)):
+                return [clean(v) for v in o]
+            if isinstance(o, (np.floating, np.integer)):
+                return o.item()
+            if isinstance(o, np.ndarray):
+                return o.tolist()
+            return o
+        out = {"benchmark": "sampling", "config": cfg, "environment": env, "rows": rows, "details": details}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(clean(out), indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

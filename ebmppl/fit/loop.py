@@ -1,0 +1,284 @@
+"""The training loop shared by every method.
+
+Each method is an :class:`Objective`: a pure ``loss(params, batch, key,
+state) -> (value, (state, aux))`` with its extra trainable values (e.g.
+NCE's log Z, a flow's weights) and its carried state (persistent chains).
+The loop drives any of them with an optax optimizer: minibatches reshuffled
+every epoch, jitted steps scanned in chunks (no Python loop per step),
+validation and early stopping, a guard that stops on a non-finite loss and
+keeps the last good params, atomic checkpoints (NPZ + JSON, never pickle) and
+exact resume: the step-t key and the epoch permutation are functions of
+(seed, t), so a resumed run retraces the uninterrupted one bit for bit.
+Batches are sharded over all devices along a 'data' mesh axis.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ..errors import EbmError
+from ..io import _flatten, _unflatten, atomic_write
+
+
+class Objective(NamedTuple):
+    """A training method.
+
+    loss: ``loss(params, batch, key, state) -> (value, (state, aux))``; ``params`` holds the
+        model's params (constrained) and the method's extras under keys starting with '@'.
+    init_extra: ``key -> dict`` of extra trainable values ('@'-keys), or None.
+    init_state: ``(key, data) -> state`` carried between steps (e.g. persistent chains), or None.
+    groups: for alternating (adversarial) methods, a function ``step -> mask pytree`` of which
+        trainables move at that step; None = all every step.
+    """
+
+    loss: Callable
+    init_extra: Optional[Callable] = None
+    init_state: Optional[Callable] = None
+    groups: Optional[Callable] = None
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What :func:`ebmppl.fit` returns.
+
+    Attributes:
+        params: fitted params (constrained, like ``model.init_params``).
+        history: per-step arrays ``step``, ``loss``, ``grad_norm``, ``time`` and per-check
+            ``val_step``, ``val_loss``.
+        method, options: what was run.
+        extra: the method's own trained values (NCE's ``logz``, a flow's params, ...).
+        state: the method's carried state at the end (persistent chains).
+        stopped: why training ended ('steps', 'early stopping', or the non-finite message).
+    """
+
+    params: dict
+    history: dict
+    method: str
+    options: dict
+    extra: dict = field(default_factory=dict)
+    state: Any = None
+    stopped: str = "steps"
+    fingerprint: str = ""
+
+    @property
+    def logz(self) -> Optional[float]:
+        """NCE's learned log Z, if the method learned one."""
+        v = self.extra.get("logz")
+        return None if v is None else float(v)
+
+
+def make_optimizer(optimizer, lr, clip_norm=None):
+    if isinstance(optimizer, optax.GradientTransformation):
+        opt = optimizer
+    else:
+        names = {"adam": optax.adam, "adamw": optax.adamw, "sgd": optax.sgd, "rmsprop": optax.rmsprop,
+                 "adagrad": optax.adagrad, "lamb": optax.lamb, "adabelief": optax.adabelief}
+        if optimizer not in names:
+            raise EbmError("fit", f"unknown optimizer '{optimizer}'", hint=f"choose one of {', '.join(names)}, "
+                                                                           "or pass an optax transformation")
+        opt = names[optimizer](lr)
+    if clip_norm is not None:
+        opt = optax.chain(optax.clip_by_global_norm(clip_norm), opt)
+    return opt
+
+
+def _batch_sharding(batch_size: int):
+    devices = jax.devices()
+    if len(devices) > 1 and batch_size % len(devices) == 0:
+        mesh = Mesh(np.array(devices), ("data",))
+        return NamedSharding(mesh, PartitionSpec("data"))
+    return None
+
+
+def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
+        key=0, params=None, val_data: Optional[dict] = None, patience: Optional[int] = None, chunk: int = 50,
+        checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
+        clip_norm=None, method: str = "", options: Optional[dict] = None) -> FitResult:
+    model = problem.model
+    options = dict(options or {})
+    n = int(next(iter(data.values())).shape[0])
+    if n == 0:
+        raise EbmError("fit", "the training data has no rows")
+    batch_size = int(min(batch_size, n))
+    steps = int(steps)
+    chunk = int(max(1, min(chunk, steps)))
+    if checkpoint_every is not None:
+        checkpoint_every = max(chunk, (int(checkpoint_every) // chunk) * chunk)
+    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
+    k_init, k_extra, k_state, k_steps, k_data = jax.random.split(rng, 5)
+    params = params if params is not None else model.init_params(k_init)
+    theta = {"model": problem.unconstrain(params), "extra": objective.init_extra(k_extra) if objective.init_extra
+             else {}}
+    opt = make_optimizer(optimizer, lr, clip_norm)
+    opt_state = opt.init(theta)
+    data = {k: jnp.asarray(v) for k, v in data.items()}
+    mstate = objective.init_state(k_state, data) if objective.init_state else ()
+    steps_per_epoch = max(1, n // batch_size)
+    sharding = _batch_sharding(batch_size)
+
+    def loss_of(theta, batch, key, mstate):
+        p = {**problem.constrain(theta["model"]), **theta["extra"]}
+        return objective.loss(p, batch, key, mstate)
+
+    def one_step(carry, t):
+        theta, opt_state, mstate, bad, bad_step = carry
+        epoch, j = t // steps_per_epoch, t % steps_per_epoch
+        perm = jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
+        idx = jax.lax.dynamic_slice(perm, (j * batch_size,), (batch_size,))
+        batch = jax.tree_util.tree_map(lambda a: a[idx], data)
+        if sharding is not None:
+            batch = jax.lax.with_sharding_constraint(batch, sharding)
+        (loss, (mstate_new, _)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
+                                                                               jax.random.fold_in(k_steps, t), mstate)
+        if objective.groups is not None:
+            mask = objective.groups(t)
+            g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
+        gnorm = optax.global_norm(g)
+        updates, opt_state_new = opt.update(g, opt_state, theta)
+        theta_new = optax.apply_updates(theta, updates)
+        ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+        carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
+                 bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype))
+        return carry, (loss, gnorm)
+
+    @jax.jit
+    def run_chunk(carry, ts):
+        return jax.lax.scan(one_step, carry, ts)
+
+    @jax.jit
+    def val_loss(theta, mstate):
+        return loss_of(theta, val_data, jax.random.PRNGKey(12345), mstate)[0]
+
+    hist = {"step": [], "loss": [], "grad_norm": [], "time": [], "val_step": [], "val_loss": []}
+    start = 0
+    ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume:
+        if ckpt is None:
+            raise EbmError("fit", "resume=True needs checkpoint_dir")
+        loaded = load_checkpoint(ckpt, model, method, options, (theta, opt_state, mstate))
+        if loaded is not None:
+            (theta, opt_state, mstate), start, hist = loaded
+            if progress:
+                print(f"resuming from step {start} ({ckpt})", file=sys.stderr)
+    carry = (theta, opt_state, mstate, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+    best, since_best, stopped = np.inf, 0, "steps"
+    last_good_loss = np.nan
+    t0 = time.perf_counter()
+    t = start
+    while t < steps:
+        t_end = min(steps, t + chunk)
+        tick = time.perf_counter()
+        carry, (losses, gnorms) = run_chunk(carry, jnp.arange(t, t_end))
+        losses, gnorms = np.asarray(losses), np.asarray(gnorms)
+        dt = (time.perf_counter() - tick) / (t_end - t)
+        bad = bool(carry[3])
+        n_ok = (t_end - t) if not bad else int(carry[4]) - t
+        hist["step"].extend(range(t, t + n_ok))
+        hist["loss"].extend(losses[:n_ok].tolist())
+        hist["grad_norm"].extend(gnorms[:n_ok].tolist())
+        hist["time"].extend([dt] * n_ok)
+        if n_ok:
+            last_good_loss = float(losses[n_ok - 1])
+        if bad:
+            bs = int(carry[4])
+            stopped = (f"stopped at step {bs}: the loss or its gradient is not finite "
+                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; kept the params of step {bs}")
+            print(f"warning: {stopped}", file=sys.stderr)
+            t = bs
+            break
+        t = t_end
+        if val_data is not None:
+            vl = float(val_loss(carry[0], carry[2]))
+            hist["val_step"].append(t)
+            hist["val_loss"].append(vl)
+            if vl < best - 1e-12:
+                best, since_best = vl, 0
+            else:
+                since_best += 1
+            if patience is not None and since_best >= patience:
+                stopped = f"early stopping at step {t}: no validation improvement in {patience} checks"
+                if progress:
+                    print(stopped, file=sys.stderr)
+                break
+        if ckpt is not None and checkpoint_every and (t % checkpoint_every == 0 or t == steps):
+            save_checkpoint(ckpt, model, method, options, (carry[0], carry[1], carry[2]), t, hist)
+        if progress:
+            _progress(t, steps, hist, time.perf_counter() - t0, start)
+    if progress:
+        print(file=sys.stderr)
+    theta, _, mstate = carry[0], carry[1], carry[2]
+    fitted = {k: np.asarray(v) if not isinstance(v, dict) else jax.tree_util.tree_map(np.asarray, v)
+              for k, v in problem.constrain(theta["model"]).items()}
+    extra = {k.lstrip("@"): jax.tree_util.tree_map(np.asarray, v) for k, v in theta["extra"].items()}
+    history = {k: np.asarray(v) for k, v in hist.items()}
+    return FitResult(fitted, history, method, options, extra, mstate, stopped, model.fingerprint)
+
+
+def _progress(t, steps, hist, elapsed, start):
+    rate = (t - start) / max(elapsed, 1e-9)
+    width = 24
+    done = int(width * t / steps)
+    val = f" val {hist['val_loss'][-1]:.4g}" if hist["val_loss"] else ""
+    line = f"\r[{'#' * done}{'.' * (width - done)}] step {t}/{steps} loss {hist['loss'][-1]:.4g}{val} {rate:.0f} steps/s"
+    print(line, end="", file=sys.stderr, flush=True)
+
+
+# -------------------------------------------------------------- checkpoints
+def save_checkpoint(folder: Path, model, method, options, tree, step: int, hist: dict):
+    """Write ``state.npz`` + ``state.json`` atomically (the JSON last: it marks the pair complete)."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    arrays = {f"leaf_{i}": np.asarray(a) for i, a in enumerate(leaves)}
+    arrays.update({f"hist_{k}": np.asarray(v) for k, v in hist.items()})
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    atomic_write(folder / f"state-{step}.npz", write)
+    meta = {"step": step, "fingerprint": model.fingerprint, "method": method, "options": _jsonable(options),
+            "n_leaves": len(leaves), "file": f"state-{step}.npz"}
+    atomic_write(folder / "state.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
+    for old in folder.glob("state-*.npz"):  # keep only the checkpoint the JSON points to
+        if old.name != meta["file"]:
+            old.unlink(missing_ok=True)
+
+
+def load_checkpoint(folder: Path, model, method, options, like):
+    meta_path = folder / "state.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta["fingerprint"] != model.fingerprint:
+        raise EbmError("fit", f"the checkpoint in {folder} belongs to another model (fingerprint "
+                              f"{meta['fingerprint']}, this model {model.fingerprint})",
+                       hint="use another --out folder, or drop --resume")
+    if meta["method"] != method or meta["options"] != _jsonable(options):
+        raise EbmError("fit", f"the checkpoint in {folder} was made with method '{meta['method']}' and options "
+                              f"{meta['options']}, not '{method}' {_jsonable(options)}",
+                       hint="resume with the same method and options")
+    with np.load(folder / meta["file"], allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    leaves, treedef = jax.tree_util.tree_flatten(like)
+    if meta["n_leaves"] != len(leaves):
+        raise EbmError("fit", f"the checkpoint in {folder} does not match this run's state")
+    restored = [jnp.asarray(arrays[f"leaf_{i}"], dtype=l.dtype) for i, l in enumerate(leaves)]
+    hist = {k[5:]: arrays[k].tolist() for k in arrays if k.startswith("hist_")}
+    return jax.tree_util.tree_unflatten(treedef, restored), int(meta["step"]), hist
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
+__all__ = ["Objective", "FitResult", "run", "make_optimizer", "_flatten", "_unflatten"]

@@ -1,0 +1,79 @@
+"""Score matching: exact (Hyvärinen 2005), sliced (Song et al. 2019) and denoising (Vincent 2011).
+
+With s(x) = ∇ₓ log p(x) = −∇ₓE(x):
+
+- ``sm``:  J = E[ ½|s(x)|² + tr ∇ₓ s(x) ]; exact Hessian trace, cost grows with dimension.
+- ``ssm``: J = E_v E[ vᵀ(∇ₓ s)v + ½(vᵀs)² ] with random projections v (Rademacher or Gaussian);
+  ``variance_reduced=True`` replaces ½(vᵀs)² by its expectation ½|s|². Cost flat in dimension.
+- ``dsm``: J = E[ ½ |s(x̃) + (x̃ − x)/σ²|² ], x̃ = x + σε: fits the σ-smoothed density; several σ
+  (``sigma=[...]``) average the objective weighted by σ².
+
+Each is a pure ``loss(params, batch, key, state) -> (value, (state, aux))``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def sm_loss(problem):
+    problem.require_real("sm")
+
+    def one(params, v):
+        e = lambda v: problem.flat_energy(params, v)  # noqa: E731
+        g = jax.grad(e)(v)
+        tr = jnp.trace(jax.hessian(e)(v))
+        return 0.5 * jnp.sum(g ** 2) - tr  # s = -g, tr(∇s) = -tr(H)
+
+    def loss(params, batch, key, state):
+        flat = jax.vmap(problem.flatten)(batch)
+        return jnp.mean(jax.vmap(lambda v: one(params, v))(flat)), (state, {})
+    return loss
+
+
+def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", variance_reduced: bool = True):
+    problem.require_real("ssm")
+    if projection not in ("rademacher", "gaussian"):
+        raise ValueError("projection must be 'rademacher' or 'gaussian'")
+
+    def one(params, v, key):
+        e = lambda v: problem.flat_energy(params, v)  # noqa: E731
+        grad_e = jax.grad(e)
+        if projection == "rademacher":
+            p = jax.random.rademacher(key, (n_projections, v.shape[0]), dtype=v.dtype)
+        else:
+            p = jax.random.normal(key, (n_projections, v.shape[0]), dtype=v.dtype)
+        g, hvps = jax.vmap(lambda u: jax.jvp(grad_e, (v,), (u,)))(p)  # g: (P, D), hvps = H u
+        quad = jnp.sum(p * hvps, axis=-1)  # uᵀ H u = -uᵀ(∇s)u
+        if variance_reduced:
+            second = 0.5 * jnp.sum(g[0] ** 2)
+        else:
+            second = jnp.mean(0.5 * jnp.sum(p * g, axis=-1) ** 2)
+        return -jnp.mean(quad) + second
+
+    def loss(params, batch, key, state):
+        flat = jax.vmap(problem.flatten)(batch)
+        keys = jax.random.split(key, flat.shape[0])
+        return jnp.mean(jax.vmap(lambda v, k: one(params, v, k))(flat, keys)), (state, {})
+    return loss
+
+
+def dsm_loss(problem, sigma=0.1):
+    problem.require_real("dsm")
+    sigmas = jnp.atleast_1d(jnp.asarray(sigma))
+
+    def one(params, v, key):
+        k1, k2 = jax.random.split(key)
+        s = sigmas[jax.random.randint(k1, (), 0, sigmas.shape[0])]
+        noise = jax.random.normal(k2, v.shape, v.dtype)
+        xt = v + s * noise
+        score = -jax.grad(lambda u: problem.flat_energy(params, u))(xt)
+        # weighted by sigma^2 so every noise level contributes on the same scale
+        return 0.5 * s ** 2 * jnp.sum((score + noise / s) ** 2)
+
+    def loss(params, batch, key, state):
+        flat = jax.vmap(problem.flatten)(batch)
+        keys = jax.random.split(key, flat.shape[0])
+        return jnp.mean(jax.vmap(lambda v, k: one(params, v, k))(flat, keys)), (state, {})
+    return loss
