@@ -30,7 +30,8 @@ def to_inference_data(posterior: dict, sample_stats: dict, constant_data: dict, 
                          constant_data={k: np.asarray(v) for k, v in constant_data.items()} or None,
                          dims=dims)
     for group in ("posterior", "sample_stats"):
-        getattr(idata, group).attrs.update({k: str(v) for k, v in attrs.items()})
+        if hasattr(idata, group):
+            getattr(idata, group).attrs.update({k: str(v) for k, v in attrs.items()})
     return idata
 
 

@@ -92,7 +92,8 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
         sweeps, random_state, target = _discrete_sweeper(problem)
 
         def negatives(params, key, start):
-            return sweeps(params, key, start, k)
+            n = next(iter(start.values())).shape[0]
+            return jax.vmap(lambda kk, d: sweeps(params, kk, d, k))(jax.random.split(key, n), start)
 
         def start_from(batch, key):
             d = dict(batch)

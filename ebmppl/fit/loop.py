@@ -131,10 +131,14 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         return objective.loss(p, batch, key, mstate)
 
+    def epoch_perm(epoch):
+        return jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
+
     def one_step(carry, t):
-        theta, opt_state, mstate, bad, bad_step = carry
+        (theta, opt_state, mstate, bad, bad_step), perm = carry
         epoch, j = t // steps_per_epoch, t % steps_per_epoch
-        perm = jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
+        # a new shuffle at each epoch start (a function of the epoch only, so resume is exact)
+        perm = jax.lax.cond(j == 0, epoch_perm, lambda e: perm, epoch)
         idx = jax.lax.dynamic_slice(perm, (j * batch_size,), (batch_size,))
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         if sharding is not None:
@@ -151,11 +155,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
                  bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype))
-        return carry, (loss, gnorm)
+        return (carry, perm), (loss, gnorm)
 
     @jax.jit
     def run_chunk(carry, ts):
-        return jax.lax.scan(one_step, carry, ts)
+        perm = epoch_perm(ts[0] // steps_per_epoch)
+        (carry, _), out = jax.lax.scan(one_step, (carry, perm), ts)
+        return carry, out
 
     @jax.jit
     def val_loss(theta, mstate):

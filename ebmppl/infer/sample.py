@@ -12,7 +12,6 @@ import warnings
 from typing import Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import HMC, MCMC, NUTS, HMCGibbs
@@ -135,9 +134,11 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
                 chain_method=chain_method, progress_bar=progress and chain_method != jax.vmap)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc.run(k_run, init_params=init_params, extra_fields=fields if not target.disc else ())
+        if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
+            fields = tuple(f"hmc_state.{f}" for f in fields)
+        mcmc.run(k_run, init_params=init_params, extra_fields=fields)
     samples = mcmc.get_samples(group_by_chain=True)
-    ef = mcmc.get_extra_fields(group_by_chain=True)
+    ef = {k.replace("hmc_state.", ""): v for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     stats = {}
     if ef:
         stats = {"diverging": ef["diverging"], "acceptance_rate": ef["accept_prob"], "n_steps": ef["num_steps"],
