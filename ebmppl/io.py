@@ -157,14 +157,14 @@ def read_data(path, model: Model, names=None) -> dict[str, np.ndarray]:
 
 
 # ------------------------------------------------------------------- params
-def _flatten(params: dict, prefix="") -> dict:
+def _flatten(params: dict, prefix="", convert=True) -> dict:
     out = {}
     for k, v in params.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "/"))
+            out.update(_flatten(v, key + "/", convert))
         else:
-            out[key] = np.asarray(v)
+            out[key] = np.asarray(v) if convert else v
     return out
 
 
@@ -235,7 +235,7 @@ def load_params(path, model: Model) -> dict:
             raise EbmDataError(f"{path} holds params of another model ('{meta.get('model')}', fingerprint "
                                f"{meta.get('fingerprint')}); this model's fingerprint is {model.fingerprint}",
                                hint="fit this model, or load the model the params were fitted for")
-    want = _flatten(jax.eval_shape(lambda: model.init_params(0)))
+    want = _flatten(jax.eval_shape(lambda: model.init_params(0)), convert=False)
     for k, v in want.items():
         if k not in flat:
             raise EbmDataError(f"{path}: no array '{k}'", hint=f"arrays present: {', '.join(flat) or 'none'}")

@@ -93,7 +93,8 @@ def prepare_data(model, data, what="data") -> dict:
 def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 256, optimizer="adam",
         lr=1e-3, key=0, val_data=None, val_frac: float = 0.0, patience: Optional[int] = None,
         checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
-        params=None, clip_norm=None, chunk: int = 50, consts=None, **method_options) -> FitResult:
+        params=None, clip_norm=None, average: Optional[float] = None, chunk: int = 50, consts=None,
+        **method_options) -> FitResult:
     """Fit a model's params to data.
 
     Args:
@@ -106,6 +107,8 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         checkpoint_dir, checkpoint_every, resume: atomic checkpoints and exact resume.
         params: starting params (default ``model.init_params(key)``).
         clip_norm: clip gradients to this global norm.
+        average: return an exponential moving average of the iterates with this decay (e.g. 0.99;
+            Polyak-Ruppert averaging, which smooths the noise of stochastic methods such as PCD).
         **method_options: the method's options (see docs/methods.md).
 
     Returns:
@@ -145,7 +148,8 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
     return run(problem, objective, data_j, steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, key=key,
                params=params, val_data=val_j, patience=patience, chunk=chunk, checkpoint_dir=checkpoint_dir,
                checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
-               method=method, options=_options_for_record(method_options))
+               average=average, method=method,
+               options=_options_for_record({**method_options, **({"average": average} if average else {})}))
 
 
 def _options_for_record(opts: dict) -> dict:

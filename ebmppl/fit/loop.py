@@ -104,7 +104,8 @@ def _batch_sharding(batch_size: int):
 def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
         key=0, params=None, val_data: Optional[dict] = None, patience: Optional[int] = None, chunk: int = 50,
         checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
-        clip_norm=None, method: str = "", options: Optional[dict] = None) -> FitResult:
+        clip_norm=None, average: Optional[float] = None, method: str = "",
+        options: Optional[dict] = None) -> FitResult:
     model = problem.model
     options = dict(options or {})
     n = int(next(iter(data.values())).shape[0])
@@ -135,7 +136,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         return jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
 
     def one_step(carry, t):
-        (theta, opt_state, mstate, bad, bad_step), perm = carry
+        (theta, opt_state, mstate, bad, bad_step, good, avg), perm = carry
         epoch, j = t // steps_per_epoch, t % steps_per_epoch
         # a new shuffle at each epoch start (a function of the epoch only, so resume is exact)
         perm = jax.lax.cond(j == 0, epoch_perm, lambda e: perm, epoch)
@@ -153,8 +154,14 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         theta_new = optax.apply_updates(theta, updates)
         ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+        # `good`: the last params whose loss was finite (what a failed run returns)
+        if average:  # Polyak-Ruppert: an exponential moving average of the iterates
+            avg_new = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
+        else:
+            avg_new = avg
         carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
-                 bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype))
+                 bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype), keep(theta, good),
+                 keep(avg_new, avg))
         return (carry, perm), (loss, gnorm)
 
     @jax.jit
@@ -167,18 +174,19 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     def val_loss(theta, mstate):
         return loss_of(theta, val_data, jax.random.PRNGKey(12345), mstate)[0]
 
+    avg = theta
     hist = {"step": [], "loss": [], "grad_norm": [], "time": [], "val_step": [], "val_loss": []}
     start = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     if resume:
         if ckpt is None:
             raise EbmError("fit", "resume=True needs checkpoint_dir")
-        loaded = load_checkpoint(ckpt, model, method, options, (theta, opt_state, mstate))
+        loaded = load_checkpoint(ckpt, model, method, options, (theta, opt_state, mstate, avg))
         if loaded is not None:
-            (theta, opt_state, mstate), start, hist = loaded
+            (theta, opt_state, mstate, avg), start, hist = loaded
             if progress:
                 print(f"resuming from step {start} ({ckpt})", file=sys.stderr)
-    carry = (theta, opt_state, mstate, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+    carry = (theta, opt_state, mstate, jnp.zeros((), bool), jnp.zeros((), jnp.int32), theta, avg)
     best, since_best, stopped = np.inf, 0, "steps"
     last_good_loss = np.nan
     t0 = time.perf_counter()
@@ -200,13 +208,14 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         if bad:
             bs = int(carry[4])
             stopped = (f"stopped at step {bs}: the loss or its gradient is not finite "
-                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; kept the params of step {bs}")
+                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; kept the params of step "
+                       f"{bs - 1}, the last with a finite loss")
             print(f"warning: {stopped}", file=sys.stderr)
             t = bs
             break
         t = t_end
         if val_data is not None:
-            vl = float(val_loss(carry[0], carry[2]))
+            vl = float(val_loss(carry[6] if average else carry[0], carry[2]))
             hist["val_step"].append(t)
             hist["val_loss"].append(vl)
             if vl < best - 1e-12:
@@ -219,12 +228,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
                     print(stopped, file=sys.stderr)
                 break
         if ckpt is not None and checkpoint_every and (t % checkpoint_every == 0 or t == steps):
-            save_checkpoint(ckpt, model, method, options, (carry[0], carry[1], carry[2]), t, hist)
+            save_checkpoint(ckpt, model, method, options, (carry[0], carry[1], carry[2], carry[6]), t, hist)
         if progress:
             _progress(t, steps, hist, time.perf_counter() - t0, start)
     if progress:
         print(file=sys.stderr)
-    theta, _, mstate = carry[0], carry[1], carry[2]
+    final = carry[6] if average else carry[0]
+    theta, _, mstate = (carry[5] if bool(carry[3]) else final), carry[1], carry[2]
     fitted = {k: np.asarray(v) if not isinstance(v, dict) else jax.tree_util.tree_map(np.asarray, v)
               for k, v in problem.constrain(theta["model"]).items()}
     extra = {k.lstrip("@"): jax.tree_util.tree_map(np.asarray, v) for k, v in theta["extra"].items()}

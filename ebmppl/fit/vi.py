@@ -102,7 +102,9 @@ class GaussianQ:
         return x, d.log_prob(x)
 
 
-def vi_objective(problem, data, q: str = "gaussian", n_samples=None, flow_layers: int = 2, hidden: int = 32):
+def vi_objective(problem, data, q: str = "flow", n_samples=None, flow_layers: int = 2, hidden: int = 32,
+                 q_steps: int = 5, alpha: float = 0.1):
+    """``q_steps`` sampler updates per EBM update; ``alpha`` adds α(E_data² + E_q²) against energy runaway."""
     problem.require_real("vi")
     flat = jax.vmap(problem.flatten)(data)
     fit0 = gaussian_noise(flat)
@@ -126,10 +128,18 @@ def vi_objective(problem, data, q: str = "gaussian", n_samples=None, flow_layers
         frozen = jax.tree_util.tree_map(sg, {k: v for k, v in params.items() if k != "@q"})
         e_q_for_q = jax.vmap(lambda v: problem.flat_energy(frozen, v))(xq)
         ebm_part = jnp.mean(e_data) - jnp.mean(e_q_fixed)
+        if alpha:
+            ebm_part = ebm_part + alpha * (jnp.mean(e_data ** 2) + jnp.mean(e_q_fixed ** 2))
         q_part = jnp.mean(e_q_for_q + logq)
         bound = -jnp.mean(sg(e_q_for_q) + sg(logq))  # lower bound on log Z
         return ebm_part + q_part, (state, {"logz_bound": bound})
-    return Objective(loss, init_extra)
+    like = problem.unconstrain(problem.model.init_params(0))
+
+    def groups(t):
+        ebm_turn = (t % (int(q_steps) + 1) == 0).astype(flat.dtype)
+        return {"model": jax.tree_util.tree_map(lambda _: ebm_turn, like),
+                "extra": {"@q": jax.tree_util.tree_map(lambda _: 1.0 - ebm_turn, sampler.like)}}
+    return Objective(loss, init_extra, None, groups if q_steps else None)
 
 
 __all__ = ["vi_objective", "Flow", "GaussianQ"]

@@ -109,6 +109,8 @@ class EbmKernel(MCMCKernel):
                                                                  inv_mass)
             if self.adapt_step or self.adapt_mass:
                 step, inv_mass, da, wf = self._adapt(i, z, accept_prob, step, inv_mass, da, wf)
+            if self.schedule is not None:
+                step = eps  # report the scheduled step that was used
         disc_accept = jnp.ones_like(lp)
         if self.discrete is not None:
             d, disc_accept = self.discrete(k_disc, z, d)

@@ -86,6 +86,15 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
     if params is None and model.params:
         warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
     target = Target(model, params, consts)
+    if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
+        raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
+                       hint="use sampler='gibbs' or 'gwg' (or 'auto')")
+    if sampler in DISCRETE_SAMPLERS and not target.disc:
+        raise EbmError("sample", f"{sampler} moves discrete variables, and the model has none",
+                       hint="use sampler='nuts', 'mala', 'hmc', 'rwmh' or 'ula' (or 'auto')")
+    if sampler in ("nuts", "hmc") and target.disc and init is not None:
+        raise EbmError("sample", f"init= is not supported for {sampler} on a model with discrete variables",
+                       hint="use sampler='mala' (with Gibbs for the discrete part), or leave init=None")
     rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
     k_init, k_run = jax.random.split(rng)
     if sampler in ("nuts", "hmc"):
@@ -130,10 +139,10 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
     fields = ("diverging", "accept_prob", "num_steps", "adapt_state.step_size", "energy", "potential_energy")
     if target.disc and chain_method == "vectorized" and chains > 1:
         chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
-                chain_method=chain_method, progress_bar=progress and chain_method != jax.vmap)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
+        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
+                    chain_method=chain_method, progress_bar=progress and chain_method != jax.vmap)
         if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
             fields = tuple(f"hmc_state.{f}" for f in fields)
         mcmc.run(k_run, init_params=init_params, extra_fields=fields)
@@ -168,18 +177,15 @@ def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, 
         kernel = RWMH(target, **_knobs(step_size, target_accept, adapt_mass, 0.5), discrete=disc_update)
     else:
         kernel = ULA(target, step_size=step_size if step_size is not None else 0.01, discrete=disc_update)
-    if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
-        raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
-                       hint="use sampler='gibbs' or 'gwg' (or 'auto')")
     z, d = target.initial_points(k_init, chains, init)
     init_params = {"z": z, "d": d}
     if chains == 1:
         init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
-    mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
-                chain_method=chain_method, progress_bar=progress)
     fields = ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
+        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
+                    chain_method=chain_method, progress_bar=progress)
         mcmc.run(k_run, init_params=init_params, extra_fields=fields)
     ef = mcmc.get_extra_fields(group_by_chain=True)
     pos = mcmc.get_samples(group_by_chain=True)
@@ -222,11 +228,17 @@ def _to_idata(model, target, samples, stats, sampler, note, reason):
     from .. import diagnostics
     low = target.low
     dims = {k: _dims(model, k, np.shape(v)[2:]) for k, v in samples.items()}
-    const_data = {s.name: np.asarray(low.const_env[s.name]) for s in model.consts}
+    used = {**low.const_env, **(target.consts or {})}
+    const_data = {s.name: np.asarray(used[s.name]) for s in model.consts}
     for s in model.consts:
         dims[s.name] = _dims(model, s.name, np.shape(const_data[s.name]))
     attrs = {"sampler": sampler, "model": model.name, "fingerprint": model.fingerprint,
              "inference_library": "ebmppl"}
+    # a scalar size const (J) names a dim; xarray cannot hold a variable of the same name: keep it in attrs
+    dim_names = {d for ds in dims.values() for d in ds}
+    for name in [n for n in const_data if n in dim_names and np.ndim(const_data[n]) == 0]:
+        attrs[f"const_{name}"] = const_data.pop(name).item()
+        dims.pop(name, None)
     if note:
         attrs["note"] = note
     if reason:

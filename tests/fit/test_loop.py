@@ -1,0 +1,184 @@
+"""The training loop: NaN guard, checkpoints, exact resume (also after SIGKILL), sharding, data errors, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ebmppl as ebm
+from ebmppl.cli import main
+from ebmppl.errors import EbmError
+from ebmppl.fit import fit
+from tests.conftest import DATA, EXAMPLES, ROOT
+
+RING_DATA = DATA / "ring.csv"
+
+
+@pytest.fixture(scope="module")
+def ring_xy():
+    return np.loadtxt(RING_DATA, delimiter=",", skiprows=1)
+
+
+def test_history_and_result(ring_xy):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    r = fit(m, {"x": ring_xy}, method="ssm", steps=120, batch_size=100, chunk=40, val_frac=0.2, progress=False)
+    h = r.history
+    assert len(h["loss"]) == 120 and list(h["step"][:3]) == [0, 1, 2]
+    assert len(h["val_loss"]) == 3 and list(h["val_step"]) == [40, 80, 120]
+    assert np.all(np.isfinite(h["grad_norm"])) and np.all(h["time"] > 0)
+    assert r.params["r"] > 0 and r.method == "ssm" and r.fingerprint == m.fingerprint
+
+
+def test_nan_guard_keeps_last_good_params(capsys):
+    # the data pull sqrt(a) below zero, where it is NaN: the run must stop there
+    m = ebm.parse("var x : real\nparam a : real = 1.0\nfactor f = 0.5 * x^2 + sqrt(a) * x")
+    x = np.random.default_rng(0).normal(2.0, 1.0, size=500)
+    r = fit(m, {"x": x}, method="sm", steps=400, batch_size=100, lr=0.1, optimizer="sgd", progress=False, chunk=20)
+    assert r.stopped.startswith("stopped at step") and "not finite" in r.stopped and "last finite loss" in r.stopped
+    assert np.isfinite(r.params["a"]) and r.params["a"] > 0
+    assert len(r.history["loss"]) < 400 and np.all(np.isfinite(r.history["loss"]))
+    assert "warning: stopped at step" in capsys.readouterr().err
+
+
+def test_early_stopping(ring_xy):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    r = fit(m, {"x": ring_xy}, method="ssm", steps=5000, batch_size=200, lr=0.0, chunk=10, val_frac=0.2,
+            patience=2, progress=False)
+    assert r.stopped.startswith("early stopping") and len(r.history["loss"]) < 5000
+
+
+def test_resume_gives_identical_params(tmp_path, ring_xy):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    kw = dict(method="ssm", batch_size=128, chunk=25, progress=False, key=3)
+    full = fit(m, {"x": ring_xy}, steps=200, **kw)
+    fit(m, {"x": ring_xy}, steps=100, checkpoint_dir=tmp_path, checkpoint_every=50, **kw)
+    assert json.loads((tmp_path / "state.json").read_text())["step"] == 100
+    resumed = fit(m, {"x": ring_xy}, steps=200, checkpoint_dir=tmp_path, checkpoint_every=50, resume=True, **kw)
+    for k in full.params:
+        np.testing.assert_array_equal(full.params[k], resumed.params[k])
+    np.testing.assert_array_equal(full.history["loss"], resumed.history["loss"])
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_resume_refuses_another_method(tmp_path, ring_xy):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    fit(m, {"x": ring_xy}, method="ssm", steps=50, batch_size=64, chunk=25, checkpoint_dir=tmp_path,
+        checkpoint_every=25, progress=False)
+    with pytest.raises(EbmError, match="method 'ssm'"):
+        fit(m, {"x": ring_xy}, method="dsm", steps=50, batch_size=64, chunk=25, checkpoint_dir=tmp_path,
+            checkpoint_every=25, resume=True, progress=False)
+
+
+def _cli_fit(out, extra=()):
+    return [sys.executable, "-m", "ebmppl", "fit", str(EXAMPLES / "ring.ebm"), "--data", str(RING_DATA),
+            "--method", "ssm", "--steps", "3000", "--batch-size", "64", "--seed", "5", "--out", str(out),
+            "--checkpoint-every", "100", "--no-progress", *extra]
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
+    ref = tmp_path / "ref"
+    subprocess.run(_cli_fit(ref), check=True, capture_output=True, cwd=ROOT)
+    out = tmp_path / "killed"
+    for attempt in range(3):  # kill it a few times, at different points
+        p = subprocess.Popen(_cli_fit(out, ["--resume"] if attempt else []), cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(6 + 2 * attempt)
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+    subprocess.run(_cli_fit(out, ["--resume"]), check=True, capture_output=True, cwd=ROOT)
+    a = np.load(ref / "params.npz")
+    b = np.load(out / "params.npz")
+    for k in a.files:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_data_parallel_over_four_devices_matches_one(ring_xy):
+    code = """
+import json, sys, numpy as np, jax, ebmppl
+from ebmppl.fit import fit
+x = np.loadtxt("examples/data/ring.csv", delimiter=",", skiprows=1)
+r = fit(ebmppl.load("examples/ring.ebm"), {"x": x}, method="dsm", steps=60, batch_size=128, chunk=30,
+        progress=False, key=1)
+print(json.dumps({"devices": jax.device_count(), "r": float(r.params["r"]), "k": float(r.params["k"])}))
+"""
+    res = {}
+    for n in (1, 4):
+        env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        res[n] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res[4]["devices"] == 4
+    np.testing.assert_allclose([res[4]["r"], res[4]["k"]], [res[1]["r"], res[1]["k"]], rtol=1e-4)
+
+
+@pytest.mark.parametrize("data, pattern", [
+    ({"y": np.zeros((3, 2))}, "no values for var 'x'"),
+    ({"x": np.zeros((3, 3))}, r"rows of shape \[3\]"),
+    ({"x": np.array([[0.0, np.nan]])}, "not finite in row 0"),
+])
+def test_bad_data(data, pattern):
+    with pytest.raises(EbmError, match=pattern):
+        fit(ebm.load(EXAMPLES / "ring.ebm"), data, method="ssm", steps=5, progress=False)
+
+
+def test_bad_requests():
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    x = {"x": np.zeros((10, 2))}
+    with pytest.raises(EbmError, match="unknown method"):
+        fit(m, x, method="magic", progress=False)
+    with pytest.raises(EbmError, match="bad option for method 'ssm'"):
+        fit(m, x, method="ssm", steps=5, progress=False, sigma=0.1)
+    with pytest.raises(EbmError, match="needs real-valued variables"):
+        fit(ebm.load(EXAMPLES / "rbm.ebm"), {"v": np.zeros((4, 64))}, method="ssm", steps=5, progress=False)
+    with pytest.raises(EbmError, match="no params"):
+        fit(ebm.parse("var x : real\nx ~ normal(0, 1)"), {"x": np.zeros(3)}, progress=False)
+
+
+# ---------------------------------------------------------------------- CLI
+CLI_CASES = [("ring", "ring.csv", m, []) for m in ["sm", "ssm", "dsm", "nce", "fce", "vi", "cd", "pcd"]] + [
+    ("rbm", "digits_binarized.csv", "cd", []), ("rbm", "digits_binarized.csv", "pcd", []),
+    ("gaussian", "gaussian.csv", "auto", []), ("mlp", "moons.csv", "ssm", ["--option", "n_projections=2"]),
+]
+
+
+@pytest.mark.parametrize("name, data, method, extra", CLI_CASES)
+def test_cli_fit_every_method(tmp_path, capsys, name, data, method, extra):
+    rc = main(["fit", str(EXAMPLES / f"{name}.ebm"), "--data", str(DATA / data), "--method", method, "--steps", "40",
+               "--batch-size", "64", "--out", str(tmp_path), "--no-progress", *extra])
+    assert rc == 0, capsys.readouterr().err
+    meta = json.loads((tmp_path / "params.json").read_text())
+    assert meta["fingerprint"] == ebm.load(EXAMPLES / f"{name}.ebm").fingerprint
+    assert meta["final"]["steps"] == 40 and np.isfinite(meta["final"]["loss"])
+    assert (tmp_path / "history.csv").read_text().count("\n") == 41
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    params = ebm.io.load_params(tmp_path / "params.npz", ebm.load(EXAMPLES / f"{name}.ebm"))
+    assert set(params) == {s.name for s in ebm.load(EXAMPLES / f"{name}.ebm").params}
+
+
+def test_cli_fit_bad_data_file(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x[0],x[1]\n1,2\n3,oops\n")
+    rc = main(["fit", str(EXAMPLES / "ring.ebm"), "--data", str(bad), "--out", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "row 3, column 2" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_params_of_another_model_are_refused(tmp_path, capsys):
+    assert main(["fit", str(EXAMPLES / "ring.ebm"), "--data", str(RING_DATA), "--steps", "5", "--out",
+                 str(tmp_path), "--no-progress"]) == 0
+    rc = main(["sample", str(EXAMPLES / "gaussian.ebm"), "--params", str(tmp_path / "params.npz"), "--out",
+               str(tmp_path)])
+    assert rc == 2 and "another model" in capsys.readouterr().err
