@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--val-frac", type=float, default=0.0, help="fraction of rows held out for validation")
     f.add_argument("--patience", type=int, default=None, help="early stopping after this many checks "
                                                                  "without validation improvement")
+    f.add_argument("--clip-norm", type=float, default=None, help="clip gradients to this global norm")
+    f.add_argument("--average", type=float, default=None, metavar="DECAY",
+                   help="return a moving average of the iterates (Polyak averaging), e.g. 0.99")
     f.add_argument("--checkpoint-every", type=int, default=None, help="checkpoint every N steps")
     f.add_argument("--resume", action="store_true", help="continue from DIR/checkpoints")
     f.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -156,7 +159,7 @@ def cmd_fit(args) -> int:
               optimizer=args.optimizer, key=args.seed, val_frac=args.val_frac, patience=args.patience,
               checkpoint_dir=out / "checkpoints" if (args.checkpoint_every or args.resume) else None,
               checkpoint_every=args.checkpoint_every or (100 if args.resume else None), resume=args.resume,
-              progress=not args.no_progress, **options)
+              progress=not args.no_progress, clip_norm=args.clip_norm, average=args.average, **options)
     h = res.history
     final = {"loss": float(h["loss"][-1]) if len(h["loss"]) else None, "steps": int(len(h["loss"])),
              "stopped": res.stopped}
@@ -166,8 +169,10 @@ def cmd_fit(args) -> int:
         final["logz"] = res.logz
     save_params(out / "params.npz", model, res.params,
                 {"method": res.method, "options": res.options, "final": final, "data": str(args.data)})
-    rows = ["step,loss,grad_norm,time"] + [f"{int(s)},{l:.8g},{g:.8g},{t:.6g}" for s, l, g, t in
-                                            zip(h["step"], h["loss"], h["grad_norm"], h["time"])]
+    cols = ["step", "loss", "grad_norm", "time"] + sorted(k for k in h if k not in
+                                                           ("step", "loss", "grad_norm", "time", "val_step",
+                                                            "val_loss") and len(h[k]) == len(h["step"]))
+    rows = [",".join(cols)] + [",".join(f"{h[c][i]:.8g}" for c in cols) for i in range(len(h["step"]))]
     atomic_write(out / "history.csv", lambda tmp: Path(tmp).write_text("\n".join(rows) + "\n"))
     _loss_plot(out / "loss.png", h, res.method, model.name)
     print(f"method {res.method}: {final['steps']} steps, final loss {final['loss']:.6g}"

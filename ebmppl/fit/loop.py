@@ -54,7 +54,8 @@ class FitResult:
 
     Attributes:
         params: fitted params (constrained, like ``model.init_params``).
-        history: per-step arrays ``step``, ``loss``, ``grad_norm``, ``time`` and per-check
+        history: per-step arrays ``step``, ``loss``, ``grad_norm``, ``time``, the method's own
+            figures (cd/pcd: ``e_pos``, ``e_neg``; nce/fce: ``logz``; vi: ``logz_bound``) and per-check
             ``val_step``, ``val_loss``.
         method, options: what was run.
         extra: the method's own trained values (NCE's ``logz``, a flow's params, ...).
@@ -144,7 +145,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         if sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, sharding)
-        (loss, (mstate_new, _)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
+        (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
                                                                                jax.random.fold_in(k_steps, t), mstate)
         if objective.groups is not None:
             mask = objective.groups(t)
@@ -162,7 +163,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
                  bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype), keep(theta, good),
                  keep(avg_new, avg))
-        return (carry, perm), (loss, gnorm)
+        return (carry, perm), (loss, gnorm, aux)
 
     @jax.jit
     def run_chunk(carry, ts):
@@ -194,7 +195,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     while t < steps:
         t_end = min(steps, t + chunk)
         tick = time.perf_counter()
-        carry, (losses, gnorms) = run_chunk(carry, jnp.arange(t, t_end))
+        carry, (losses, gnorms, auxes) = run_chunk(carry, jnp.arange(t, t_end))
         losses, gnorms = np.asarray(losses), np.asarray(gnorms)
         dt = (time.perf_counter() - tick) / (t_end - t)
         bad = bool(carry[3])
@@ -203,6 +204,8 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         hist["loss"].extend(losses[:n_ok].tolist())
         hist["grad_norm"].extend(gnorms[:n_ok].tolist())
         hist["time"].extend([dt] * n_ok)
+        for name, vals in auxes.items():  # the method's own per-step figures (e.g. e_pos, e_neg, logz)
+            hist.setdefault(name, []).extend(np.asarray(vals)[:n_ok].tolist())
         if n_ok:
             last_good_loss = float(losses[n_ok - 1])
         if bad:
