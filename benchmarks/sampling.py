@@ -62,8 +62,8 @@ same way (fewer repeats: each is a whole ``sample`` call), with a new seed per r
 Ratios are oriented so that the target reads naturally: throughput and ESS/s ratios are
 ebmppl / peer (targets: >= 1.0 vs BlackJAX, >= 0.9 vs hand-written, >= 0.95 vs NumPyro's NUTS),
 time ratios are peer seconds / ebmppl seconds (>= 1.0 vs BlackJAX), the ULA ratio is step /
-gradient (<= 1.7). Rows marked "diag"/"A/A" or without a target are informational. PASS: the best-of and the paired ratio both meet the target; FAIL: both miss; "~":
-they disagree (noise).
+gradient (<= 1.7). Rows marked "diag"/"A/A" or without a target are informational. PASS: the
+best-of and the paired ratio both meet the target; FAIL: both miss; "~": they disagree (noise).
 
 Usage::
 
@@ -792,7 +792,8 @@ def main(argv=None) -> int:
 
     env = environment()
     print(f"jax {env['jax']} on {env['backend']} ({env['device_kind'] or env['device']}), {env['cpus']} CPUs, "
-          f"x64={env['x64']}, load average {env['loadavg_at_start'][0]:.1f}; numpyro {env['numpyro']}, blackjax {env['blackjax']}; "
+          f"x64={env['x64']}, load average {env['loadavg_at_start'][0]:.1f}; numpyro {env['numpyro']}, "
+          f"blackjax {env['blackjax']}; "
           f"{'quick' if args.quick else 'full'}: {json.dumps(cfg)}", flush=True)
     log = lambda s: print(s, flush=True)  # noqa: E731
     rows, details = [], {}

@@ -98,7 +98,11 @@ class EbmKernel(MCMCKernel):
         return self._sample_one(state)
 
     def _sample_one(self, state: EbmState) -> EbmState:
-        key, k_cont, k_disc = jax.random.split(state.rng_key, 3)
+        if self.discrete is not None and self.cont_step is not None:
+            key, k_cont, k_disc = jax.random.split(state.rng_key, 3)
+        else:  # one move a step: one split
+            key, k_cont = jax.random.split(state.rng_key)
+            k_disc = k_cont
         z, d = state.position["z"], state.position["d"]
         lp, grad, step, inv_mass = state.logdensity, state.grad, state.step_size, state.inv_mass
         da, wf, i = state.da, state.welford, state.i

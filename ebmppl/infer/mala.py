@@ -21,10 +21,9 @@ from .kernel import EbmKernel
 TARGET_ACCEPT = 0.574
 
 
-def _log_q(to, frm, grad_frm, step_size, inv_mass):
-    """log q(to | frm) up to a constant for the Langevin proposal."""
-    mean = frm + step_size * inv_mass * grad_frm
-    return -jnp.sum((to - mean) ** 2 / (4.0 * step_size * inv_mass))
+def _log_q(to, frm, grad_frm, drift, inv_var4):
+    """log q(to | frm) up to a constant: a Gaussian with mean frm + drift * grad and variance 2 drift."""
+    return -jnp.sum((to - frm - drift * grad_frm) ** 2 * inv_var4)
 
 
 def init(z, logdensity_and_grad):
@@ -36,10 +35,12 @@ def init(z, logdensity_and_grad):
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One MALA transition. Non-finite proposals are rejected and flagged as divergent."""
     k_noise, k_accept = jax.random.split(key)
-    noise = jax.random.normal(k_noise, z.shape, z.dtype)
-    prop = z + step_size * inv_mass * grad + jnp.sqrt(2.0 * step_size * inv_mass) * noise
+    drift = step_size * inv_mass  # per-coordinate scale, computed once a step
+    noise_scale = jnp.sqrt(2.0 * drift)
+    inv_var4 = 0.25 / drift
+    prop = z + drift * grad + noise_scale * jax.random.normal(k_noise, z.shape, z.dtype)
     lp_p, grad_p = logdensity_and_grad(prop)
-    log_ratio = lp_p - lp + _log_q(z, prop, grad_p, step_size, inv_mass) - _log_q(prop, z, grad, step_size, inv_mass)
+    log_ratio = lp_p - lp + _log_q(z, prop, grad_p, drift, inv_var4) - _log_q(prop, z, grad, drift, inv_var4)
     finite = jnp.isfinite(log_ratio) & jnp.all(jnp.isfinite(grad_p))
     accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(log_ratio, 0.0))), 0.0)
     accept = jax.random.uniform(k_accept) < accept_prob
