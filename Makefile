@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-all bench install clean
+.PHONY: demo test test-all bench bench-quick install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/lowering.py
+	$(BIN)/python benchmarks/sampling.py
+	$(BIN)/python benchmarks/fitting.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python benchmarks/lowering.py --quick
+	$(BIN)/python benchmarks/sampling.py --quick
+	$(BIN)/python benchmarks/fitting.py --quick
 
 clean:
 	rm -rf $(VENV) build *.egg-info runs
