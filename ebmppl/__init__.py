@@ -19,6 +19,7 @@ from .errors import EbmDataError, EbmError, EbmSemanticError, EbmShapeError, Ebm
 from .model.compose import mixture
 from .model.decorators import (binary, categorical, const, declare, density, factor, integer, interval, latent,
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
+from .fit import FitResult, fit  # noqa: E402  (the function shadows the subpackage name, on purpose)
 from .infer.sample import sample
 from .model.spec import Model
 
@@ -74,7 +75,7 @@ def load(path, data=None) -> Model:
 
 
 __all__ = [
-    "sample", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
+    "fit", "FitResult", "sample", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
     "var", "latent", "param", "const", "real", "positive", "unit", "interval", "ordered", "simplex", "binary",
     "spin", "categorical", "integer", "mlp", "dists", "EbmError", "EbmSyntaxError", "EbmSemanticError",
     "EbmShapeError", "EbmDataError",

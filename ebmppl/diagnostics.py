@@ -7,8 +7,6 @@ file alone.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -58,18 +56,8 @@ def from_netcdf(path):
 
 def to_netcdf(idata, path) -> Path:
     """Write ``idata`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        idata.to_netcdf(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    from .io import atomic_write
+    return atomic_write(path, idata.to_netcdf)
 
 
 def short_summary(idata, max_rows: int = 40) -> str:

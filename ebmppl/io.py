@@ -140,10 +140,24 @@ def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
     for name in (names if names is not None else [s.name for s in model.vars]):
         if name not in data:
             raise EbmDataError(f"{path}: no array '{name}'", hint=f"arrays present: {', '.join(data) or 'none'}")
-        a = np.asarray(data[name], dtype=np.float64)
+        raw = data[name]
+        if raw.dtype.kind not in "biuf":
+            raise EbmDataError(f"{path}: array '{name}' holds {raw.dtype}, not numbers")
+        a = np.asarray(raw, dtype=np.float64)
         if tuple(a.shape[1:]) != tuple(low.shapes[name]):
             raise EbmDataError(f"{path}: array '{name}' has rows of shape {list(a.shape[1:])}, declared "
                                f"{list(low.shapes[name])}")
+        if a.shape[0] == 0:
+            raise EbmDataError(f"{path}: array '{name}' has no rows")
+        if not np.all(np.isfinite(a)):
+            bad = [int(i) for i in np.argwhere(~np.isfinite(a))[0]]
+            raise EbmDataError(f"{path}: array '{name}' is not finite at row {bad[0]}"
+                               + (f", element {bad[1:]}" if len(bad) > 1 else ""))
+        spec = model.spec(name)
+        names = [f"{name}[{','.join(map(str, k))}]" if k else name for k in np.ndindex(*low.shapes[name])] \
+            if low.shapes[name] else [name]
+        _check_domain(a, spec, path, names, {k: j for j, k in enumerate(np.ndindex(*low.shapes[name]))}
+                      if low.shapes[name] else {(): 0}, low)
         out[name] = a
     return out
 

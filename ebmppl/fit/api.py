@@ -18,13 +18,21 @@ METHODS = ("auto", "cd", "pcd", "sm", "ssm", "dsm", "nce", "fce", "vi", "mle")
 
 def choose_method(model) -> tuple[str, str]:
     """(method, reason) for ``method="auto"``."""
-    random = model.random
-    if any(s.domain.discrete for s in random):
+    if any(s.domain.discrete for s in model.vars):
         return "pcd", "the model has discrete variables: persistent contrastive divergence with block Gibbs"
-    if model.factors and all(f.normalized for f in model.factors) and not model.latents \
-            and model.tree is None:
+    if _normalized(model):
         return "mle", "every factor is a normalized density: maximum likelihood"
-    return "ssm", "real-valued variables and an unnormalized energy: sliced score matching"
+    if all(s.domain.kind == "real" for s in model.vars):
+        return "ssm", "real-valued variables and an unnormalized energy: sliced score matching"
+    bad = next(s for s in model.vars if s.domain.kind != "real")
+    raise EbmError("fit", f"no training method handles the constrained var '{bad.name}' ({bad.type_str()}) of an "
+                          f"unnormalized model", bad.span,
+                   "declare it real and map it inside the energy (e.g. exp(x) for a positive quantity)")
+
+
+def _normalized(model) -> bool:
+    return bool(model.factors) and all(f.normalized for f in model.factors) and not model.latents \
+        and model.tree is None
 
 
 def mle_objective(problem) -> Objective:
@@ -57,8 +65,11 @@ def build_objective(method: str, problem: Problem, data: dict, batch_size: int, 
         if method == "mle":
             if opts:
                 raise TypeError(f"unexpected option {next(iter(opts))!r}")
+            if not _normalized(problem.model):
+                raise EbmError("fit", "mle needs a normalized model (every factor a `~` density, no latents, "
+                                      "no `model =` composition)", hint="use ssm, nce or pcd for energies")
             return mle_objective(problem)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise EbmError("fit", f"bad option for method '{method}': {e}",
                        hint="see docs/methods.md for each method's options") from None
     raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
@@ -115,6 +126,7 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         :class:`FitResult` with the fitted params and the per-step history.
 
     Example:
+        >>> import ebmppl
         >>> res = ebmppl.fit(ebmppl.load("examples/ring.ebm"), "examples/data/ring.csv", method="ssm", steps=500)
     """
     if consts is not None:
@@ -125,10 +137,13 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         raise EbmError("fit", "the model has no params to fit", hint="declare some with `param NAME : ...`")
     if steps < 1 or batch_size < 1:
         raise EbmError("fit", "steps and batch_size must be positive")
+    clash = sorted(set(method_options) & _FIT_ARGS)
+    if clash:
+        raise EbmError("fit", f"'{clash[0]}' is an argument of fit, not a method option",
+                       hint=f"pass it as {clash[0]}=... (on the command line --{clash[0].replace('_', '-')})")
     if method == "auto":
         method, why = choose_method(model)
-        if progress:
-            print(f"method=auto: {why}", file=sys.stderr)
+        print(f"method=auto: {why}", file=sys.stderr)
     problem = Problem(model)
     data = prepare_data(model, data)
     if val_data is None and val_frac:
@@ -149,7 +164,15 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
                params=params, val_data=val_j, patience=patience, chunk=chunk, checkpoint_dir=checkpoint_dir,
                checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
                average=average, method=method,
-               options=_options_for_record({**method_options, **({"average": average} if average else {})}))
+               options=_options_for_record({**method_options, "_loop": {
+                   "batch_size": batch_size, "lr": lr if isinstance(lr, (int, float)) else "schedule",
+                   "optimizer": optimizer if isinstance(optimizer, str) else "custom", "seed": key
+                   if isinstance(key, int) else "key", "clip_norm": clip_norm, "average": average, "chunk": chunk}}))
+
+
+_FIT_ARGS = {"model", "data", "method", "steps", "batch_size", "optimizer", "lr", "key", "val_data", "val_frac",
+             "patience", "checkpoint_dir", "checkpoint_every", "resume", "progress", "params", "clip_norm",
+             "average", "chunk", "consts"}
 
 
 def _options_for_record(opts: dict) -> dict:
@@ -159,6 +182,8 @@ def _options_for_record(opts: dict) -> dict:
             out[k] = v
         elif isinstance(v, (list, tuple)):
             out[k] = list(v)
+        elif isinstance(v, dict):
+            out[k] = _options_for_record(v)
         else:
             out[k] = type(v).__name__
     return out

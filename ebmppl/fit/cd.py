@@ -84,6 +84,13 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
     k = int(k)
     if k < 1:
         raise EbmError("fit", "k (sampler steps per update) must be at least 1")
+    if not persistent and (chains is not None or buffer_size is not None):
+        raise EbmError("fit", "chains and buffer_size are pcd options; cd restarts its chains at the data",
+                       hint="use method='pcd'")
+    if buffer_size is not None and chains is not None and int(buffer_size) < int(chains):
+        raise EbmError("fit", f"buffer_size ({buffer_size}) must be at least chains ({chains})")
+    if persistent and buffer_size is not None and chains is None and int(buffer_size) < batch_size:
+        chains = buffer_size
     discrete = all(s.domain.discrete for s in problem.model.random)
     latent_names = [s.name for s in problem.model.latents]
     n_chains = int(chains or batch_size)

@@ -147,11 +147,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
             batch = jax.lax.with_sharding_constraint(batch, sharding)
         (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
                                                                                jax.random.fold_in(k_steps, t), mstate)
-        if objective.groups is not None:
+        if objective.groups is not None:  # alternating turns: a sign per trainable, 0 = resting
             mask = objective.groups(t)
             g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
         gnorm = optax.global_norm(g)
         updates, opt_state_new = opt.update(g, opt_state, theta)
+        if objective.groups is not None:  # momentum must not move the resting side
+            updates = jax.tree_util.tree_map(lambda u, m: u * jnp.abs(m), updates, mask)
         theta_new = optax.apply_updates(theta, updates)
         ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
@@ -210,9 +212,10 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
             last_good_loss = float(losses[n_ok - 1])
         if bad:
             bs = int(carry[4])
+            kept = (f"kept the params of step {bs - 1}, the last with a finite loss" if bs > 0
+                    else "kept the initial params (no step had a finite loss)")
             stopped = (f"stopped at step {bs}: the loss or its gradient is not finite "
-                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; kept the params of step "
-                       f"{bs - 1}, the last with a finite loss")
+                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; {kept}")
             print(f"warning: {stopped}", file=sys.stderr)
             t = bs
             break

@@ -44,7 +44,6 @@ def nce_objective(problem, data, noise=None, nu: float = 1.0, logz_init=None) ->
         return q.log_prob(v if q.event_shape != () else v[..., 0])
 
     def init_extra(key):
-        # start log Z where the model's density at the data roughly matches q's: a quick moment match
         return {"@logz": jnp.asarray(0.0 if logz_init is None else logz_init, flat.dtype)}
 
     def loss(params, batch, key, state):

@@ -35,7 +35,10 @@ def sm_loss(problem):
 def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", variance_reduced: bool = True):
     problem.require_real("ssm")
     if projection not in ("rademacher", "gaussian"):
-        raise ValueError("projection must be 'rademacher' or 'gaussian'")
+        raise ValueError(f"projection must be 'rademacher' or 'gaussian', not {projection!r}")
+    n_projections = int(n_projections)
+    if n_projections < 1:
+        raise ValueError("n_projections must be at least 1")
 
     def one(params, v, key):
         e = lambda v: problem.flat_energy(params, v)  # noqa: E731
@@ -61,7 +64,9 @@ def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", va
 
 def dsm_loss(problem, sigma=0.1):
     problem.require_real("dsm")
-    sigmas = jnp.atleast_1d(jnp.asarray(sigma))
+    sigmas = jnp.atleast_1d(jnp.asarray(sigma, dtype=jnp.result_type(float)))
+    if not bool(jnp.all(sigmas > 0)):
+        raise ValueError("sigma must be positive")
 
     def one(params, v, key):
         k1, k2 = jax.random.split(key)

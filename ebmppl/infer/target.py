@@ -117,11 +117,11 @@ class Target:
         zc = jax.random.uniform(kz, (num_chains, tries, self.dim), float_dtype(), -radius, radius)
         dkeys = jax.random.split(kd, num_chains * tries).reshape(num_chains, tries, -1)
         dc = jax.vmap(jax.vmap(self.random_discrete))(dkeys) if self.disc else {}
-        check = jax.jit(jax.vmap(jax.vmap(self._finite)))
         first = jax.tree_util.tree_map(lambda a: a[:, :1], (zc, dc))
-        ok = np.asarray(check(*first))  # the first candidate usually works: test the rest only if not
+        # the first candidate usually works: check it eagerly (no compile), the rest only if needed
+        ok = np.asarray(jax.vmap(jax.vmap(self._finite))(*first))
         if not ok.all():
-            ok = np.asarray(check(zc, dc))
+            ok = np.asarray(jax.jit(jax.vmap(jax.vmap(self._finite)))(zc, dc))
         if not ok.any(axis=1).all():
             c = int(np.argmin(ok.any(axis=1)))
             self._explain(zc[c, 0], jax.tree_util.tree_map(lambda a: a[c, 0], dc),
