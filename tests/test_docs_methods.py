@@ -1,39 +1,18 @@
-"""docs/methods.md stays true: its ```python examples run, every fitting method
-has a section, and every option of `ebmppl fit` is documented.
-
-The examples run as one script (the blocks concatenated in order) in a fresh
-interpreter from the repository root, as a reader would paste them.
-"""
+"""docs/methods.md stays true: its ```python examples run (one script, as a reader would paste them),
+every fitting method has a section with an example, and every option of `ebmppl fit` is documented."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
-from ebmppl.cli import build_parser
-from ebmppl.fit import METHODS
+from ebmppl.fit.api import METHODS
+from tests.docs_util import ROOT, cli_options, python_blocks, run_blocks, section_names
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "methods.md"
-TEXT = DOC.read_text(encoding="utf-8")
-
-# A fenced block: optional indentation, ```lang, body, closing ``` at the same indentation.
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
-                    re.MULTILINE | re.DOTALL)
-
-
-def _python_blocks() -> list[tuple[int, str]]:
-    """(line number, dedented body) of every ```python block."""
-    return [(TEXT.count("\n", 0, m.start()) + 1, textwrap.dedent(m.group("body")))
-            for m in _FENCE.finditer(TEXT) if m.group("lang") == "python"]
+TEXT = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")
 
 
 def test_every_method_has_a_section():
-    missing = [m for m in METHODS if not re.search(rf"^### `{re.escape(m)}`\s*$", TEXT, re.MULTILINE)]
+    missing = [m for m in METHODS if m not in section_names(TEXT)]
     assert not missing, f"docs/methods.md has no '### `name`' section for {missing}"
 
 
@@ -46,23 +25,10 @@ def test_every_method_section_has_an_example():
 
 
 def test_every_cli_option_is_documented():
-    sub = next(a for a in build_parser()._actions if a.dest == "command")
-    options = [o for a in sub.choices["fit"]._actions for o in a.option_strings
-               if o.startswith("--") and o != "--help"]
-    missing = [o for o in options if f"`{o}" not in TEXT]
+    missing = [o for o in cli_options("fit") if f"`{o}" not in TEXT]
     assert not missing, f"`ebmppl fit` options missing from docs/methods.md: {missing}"
 
 
 def test_python_blocks_run(tmp_path):
-    """Every ```python example runs, all in one fresh interpreter, from the repository root."""
-    blocks = _python_blocks()
-    assert len(blocks) >= len(METHODS), "docs/methods.md lost its ```python examples"
-    parts = [f"# ---- docs/methods.md:{line}\n{body}" for line, body in blocks]
-    script = tmp_path / "methods_md.py"
-    script.write_text("\n\n".join(parts), encoding="utf-8")
-    env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
-    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, env=env,
-                          timeout=600)
-    assert proc.returncode == 0, (
-        f"the ```python blocks of docs/methods.md failed (script {script}; each block starts with a "
-        f"'# ---- docs/methods.md:LINE' comment):\n{proc.stderr[-6000:]}")
+    assert len(python_blocks(TEXT)) >= len(METHODS), "docs/methods.md lost its ```python examples"
+    run_blocks("docs/methods.md", TEXT, tmp_path)
