@@ -73,7 +73,7 @@ def test_nce_ica(x64):
     x = s @ a.T
     b_star = np.linalg.inv(a)
     m = ebm.parse("var x : real[4]\nparam B : real[4, 4] ~ normal(0, 0.5)\nfactor ica = sqrt(2) * sum(abs(B @ x))")
-    r = fit(m, {"x": x}, method="nce", steps=6000, batch_size=2000, lr=optax.exponential_decay(0.02, 2000, 0.3),
+    r = fit(m, {"x": x}, method="nce", steps=10000, batch_size=2000, lr=optax.exponential_decay(0.02, 4000, 0.3),
             nu=2, key=1, progress=False)
     perm = r.params["B"] @ np.linalg.inv(b_star)  # a signed permutation when B is recovered
     np.testing.assert_allclose(np.sort(np.abs(perm), axis=1)[:, -1], 1.0, atol=0.1)
