@@ -93,34 +93,47 @@ class EbmKernel(MCMCKernel):
                         rng_key)
 
     def sample(self, state: EbmState, model_args=(), model_kwargs=None) -> EbmState:
-        if jnp.ndim(state.i) == 1:  # vectorized chains
-            return jax.vmap(self._sample_one)(state)
-        return self._sample_one(state)
+        batched = jnp.ndim(state.i) == 1  # vectorized chains: every chain is at the same iteration
+        new = jax.vmap(self._move)(state) if batched else self._move(state)
+        if self.cont_step is None or not (self.adapt_step or self.adapt_mass):
+            return new
+        # adaptation only during warmup: a real branch (the predicate is one scalar for all chains),
+        # so the draw phase does not pay for it
+        i0 = state.i[0] if batched else state.i
+        adapt = jax.vmap(self._adapt_state) if batched else self._adapt_state
+        return jax.lax.cond(i0 < self.num_warmup, adapt, lambda s: s, new)
 
-    def _sample_one(self, state: EbmState) -> EbmState:
+    def _move(self, state: EbmState) -> EbmState:
+        """One transition: the continuous move, then the discrete one (no adaptation)."""
         if self.discrete is not None and self.cont_step is not None:
             key, k_cont, k_disc = jax.random.split(state.rng_key, 3)
         else:  # one move a step: one split
             key, k_cont = jax.random.split(state.rng_key)
             k_disc = k_cont
         z, d = state.position["z"], state.position["d"]
-        lp, grad, step, inv_mass = state.logdensity, state.grad, state.step_size, state.inv_mass
-        da, wf, i = state.da, state.welford, state.i
+        lp, grad, step = state.logdensity, state.grad, state.step_size
         accept_prob, diverging = jnp.ones_like(lp), jnp.zeros((), bool)
         if self.cont_step is not None:
-            eps = self.schedule(i).astype(lp.dtype) if self.schedule is not None else step
+            eps = self.schedule(state.i).astype(lp.dtype) if self.schedule is not None else step
+            # without a learned preconditioner the mass is the scalar 1: no per-coordinate scaling
+            inv_mass = state.inv_mass if self.adapt_mass else jnp.ones((), lp.dtype)
             z, lp, grad, accept_prob, diverging = self.cont_step(k_cont, z, lp, grad, self._ld_and_grad(d), eps,
                                                                  inv_mass)
-            if self.adapt_step or self.adapt_mass:
-                step, inv_mass, da, wf = self._adapt(i, z, accept_prob, step, inv_mass, da, wf)
             if self.schedule is not None:
                 step = eps  # report the scheduled step that was used
         disc_accept = jnp.ones_like(lp)
         if self.discrete is not None:
             d, disc_accept = self.discrete(k_disc, z, d)
             lp, grad = self._ld_and_grad(d)(z)
-        return EbmState({"z": z, "d": d}, lp, grad, i + 1, step, inv_mass, da, wf, accept_prob, diverging,
-                        disc_accept, key)
+        return state._replace(position={"z": z, "d": d}, logdensity=lp, grad=grad, i=state.i + 1, step_size=step,
+                              accept_prob=accept_prob, diverging=diverging, discrete_accept=disc_accept,
+                              rng_key=key)
+
+    def _adapt_state(self, state: EbmState) -> EbmState:
+        """Warmup adaptation after the move of iteration ``state.i - 1``."""
+        step, inv_mass, da, wf = self._adapt(state.i - 1, state.position["z"], state.accept_prob, state.step_size,
+                                             state.inv_mass, state.da, state.welford)
+        return state._replace(step_size=step, inv_mass=inv_mass, da=da, welford=wf)
 
     def _adapt(self, i, z, accept_prob, step, inv_mass, da, wf):
         W = self.num_warmup
