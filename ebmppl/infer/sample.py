@@ -132,10 +132,12 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
         kernel = HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
     else:
         kernel = inner
-        z, _ = target.initial_points(k_init, chains, init)
-        init_params = jax.vmap(target.unravel)(z)
-        if chains == 1:
-            init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
+        if init is not None:
+            z, _ = target.initial_points(k_init, chains, init)
+            init_params = jax.vmap(target.unravel)(z)
+            if chains == 1:
+                init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
+        # else NumPyro draws uniform(-2, 2) starts and retries non-finite ones itself (as Target does)
     fields = ("diverging", "accept_prob", "num_steps", "adapt_state.step_size", "energy", "potential_energy")
     if target.disc and chain_method == "vectorized" and chains > 1:
         chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
@@ -145,7 +147,13 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
                     chain_method=chain_method, progress_bar=progress and chain_method != jax.vmap)
         if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
             fields = tuple(f"hmc_state.{f}" for f in fields)
-        mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+        try:
+            mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+        except RuntimeError as e:
+            if "valid initial" not in str(e):
+                raise
+            target.initial_points(k_init, chains, None)  # raises the error that names the factor
+            raise
     samples = mcmc.get_samples(group_by_chain=True)
     ef = {k.replace("hmc_state.", ""): v for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     stats = {}
