@@ -70,22 +70,18 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import gc
+import functools
 import json
-import math
 import os
-import platform
 import re
 import sys
 import time
 import types
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import jax
-import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -99,6 +95,12 @@ from ebmppl.fit import loop as fit_loop
 from ebmppl.fit.api import build_objective
 from ebmppl.fit.problem import Problem
 from ebmppl.logz import log_likelihood
+from harness import (bench_thunks, blocking, calibrate, compile_clock, compile_times, env_summary, hlo_diff,
+                     hlo_histogram, interleaved, log, make_parser, paired, print_table, time_loop, timed_call,
+                     write_json)
+from harness import config as harness_config
+from harness import environment as harness_environment
+from harness import row as harness_row
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -120,44 +122,7 @@ factor confine = 0.5 * sum(x^2) / 16
 """
 
 
-# ------------------------------------------------------------- compile clock
-class CompileClock:
-    """Sums JAX's compile events (tracing, lowering to MLIR, XLA compile) between snapshots."""
-
-    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-              "/jax/core/compile/backend_compile_duration")
-
-    def __init__(self):
-        self.total = defaultdict(float)
-        self.count = defaultdict(int)
-        jax.monitoring.register_event_duration_secs_listener(self._on)
-
-    def _on(self, event, duration, **kwargs):
-        if event in self.EVENTS:
-            self.total[event] += duration
-            self.count[event] += 1
-
-    def snapshot(self) -> dict:
-        return dict(self.total)
-
-    def since(self, snap: dict) -> dict:
-        """{'trace', 'lower', 'xla'} seconds since snap."""
-        short = dict(zip(self.EVENTS, ("trace", "lower", "xla")))
-        return {short[e]: self.total[e] - snap.get(e, 0.0) for e in self.EVENTS}
-
-    def compiles(self) -> int:
-        return self.count["/jax/core/compile/backend_compile_duration"]
-
-
-CLOCK = CompileClock()
-
-
-def timed_call(fn):
-    """(result, wall seconds, {'trace','lower','xla'} compile seconds inside the call, XLA compiles inside)."""
-    snap, n0, t0 = CLOCK.snapshot(), CLOCK.compiles(), time.perf_counter()
-    out = fn()
-    wall = time.perf_counter() - t0
-    return out, wall, CLOCK.since(snap), CLOCK.compiles() - n0
+CLOCK = compile_clock()  # listening to JAX's compile events from import on, before anything compiles
 
 
 # --------------------------------------------------- capturing fit's chunk
@@ -195,29 +160,6 @@ def capture_jit():
 
 
 # ---------------------------------------------------------------------- timing
-def compile_times(f, args):
-    """(trace + lower seconds, XLA compile seconds, compiled) for a jitted f."""
-    t0 = time.perf_counter()
-    lowered = f.lower(*args)
-    t1 = time.perf_counter()
-    compiled = lowered.compile()
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1, compiled
-
-
-_OP = re.compile(r"\s+(?:ROOT )?%\S+ = .*?\s([a-z][\w\-]*)\(")
-
-
-def hlo_histogram(text: str) -> Counter:
-    """Opcode counts of HLO text (fused computations included, parameters excluded)."""
-    ops = Counter()
-    for line in text.splitlines():
-        m = _OP.match(line)
-        if m and m.group(1) != "parameter":
-            ops[m.group(1)] += 1
-    return ops
-
-
 def hlo_computations(text: str) -> dict:
     """{computation name: [instruction lines]} of an HLO module's text."""
     comps, name, body = {}, None, []
@@ -250,13 +192,6 @@ def step_body_histogram(text: str) -> Counter:
             if sum(h.values()) > sum(best.values()):
                 best = h
     return best
-
-
-def hlo_diff(ref: Counter, got: Counter, top: int = 12) -> str:
-    """'+9 compare, -1 add': the ops ``got`` has more (+) or fewer (-) of than ``ref``."""
-    more, fewer = got - ref, ref - got
-    parts = [f"+{n} {op}" for op, n in more.most_common(top)] + [f"-{n} {op}" for op, n in fewer.most_common(top)]
-    return ", ".join(parts) if parts else "same ops"
 
 
 def short_hist(h: Counter, top: int = 8) -> str:
@@ -298,55 +233,6 @@ def rng_calls_per_step(closed_jaxpr) -> int:
     return -1 if body is None else count(body)
 
 
-def time_loop(thunk, n: int) -> float:
-    """Seconds per call over n back-to-back calls (each thunk waits for its own result)."""
-    t0 = time.perf_counter()
-    for _ in range(n):
-        thunk()
-    return (time.perf_counter() - t0) / n
-
-
-def calibrate(thunk, min_time: float) -> int:
-    """Inner-loop length such that the loop lasts at least min_time."""
-    n = 1
-    while True:
-        t = time_loop(thunk, n)
-        if t * n >= min_time:
-            return n
-        n = max(n + 1, math.ceil(1.2 * min_time / max(t, 1e-9)))
-
-
-def interleaved(names, repeats: int, per_repeat) -> dict:
-    """{name: [seconds per repeat]}: every repeat runs every name, in an order rotated each repeat."""
-    names = list(names)
-    samples = {k: [] for k in names}
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeats):
-            for k in names[r % len(names):] + names[: r % len(names)]:
-                samples[k].append(per_repeat(k, r))
-    finally:
-        if gc_was:
-            gc.enable()
-    return samples
-
-
-def blocking(f, *args):
-    """A thunk that calls f(*args) and waits for the result."""
-    return lambda: jax.block_until_ready(f(*args))
-
-
-def bench_thunks(thunks: dict, repeats: int, min_time: float) -> dict:
-    """thunks: {name: () -> result (waited for)} -> {name: {best_s, samples_s, inner_loop}}; interleaved."""
-    for t in thunks.values():
-        for _ in range(2):
-            t()
-    n = {k: calibrate(t, min_time) for k, t in thunks.items()}
-    samples = interleaved(thunks, repeats, lambda k, r: time_loop(thunks[k], n[k]))
-    return {k: {"best_s": min(v), "samples_s": v, "inner_loop": n[k]} for k, v in samples.items()}
-
-
 def compiled_info(name, f, args) -> tuple:
     """(compiled, record of compile times, step-body HLO histogram and FLOPs)."""
     trace_s, xla_s, compiled = compile_times(f, args)
@@ -363,64 +249,8 @@ def compiled_info(name, f, args) -> tuple:
                       "step_body_ops": sum(body.values()), "step_body_histogram": dict(body)}
 
 
-def paired(num: list, den: list) -> float:
-    return float(np.median(np.divide(num, den)))
-
-
 # ------------------------------------------------------------------ table rows
-def row(section, comparison, ebm, peer, ratio, paired_ratio, target, higher_better=False, unit="", note=""):
-    """One table row; target None = informational."""
-    if target is None:
-        verdict = "info"
-    else:
-        ok = [(r >= target) if higher_better else (r <= target) for r in (ratio, paired_ratio) if r is not None]
-        verdict = "PASS" if all(ok) else ("FAIL" if not any(ok) else "~")
-    return {"section": section, "comparison": comparison, "ebmppl": ebm, "peer": peer, "unit": unit,
-            "ratio": ratio, "paired": paired_ratio, "target": target, "higher_better": higher_better,
-            "verdict": verdict, "note": note}
-
-
-def fmt_val(v, unit):
-    if v is None:
-        return "-"
-    if unit == "s":
-        return f"{v:.3f} s" if v < 100 else f"{v:.0f} s"
-    if unit == "ms":
-        return f"{v:.2f} ms" if v < 100 else f"{v:.0f} ms"
-    if unit == "us":
-        return f"{v:.1f} µs" if v < 1e4 else f"{v / 1e3:.1f} ms"
-    if unit == "nats":
-        return f"{v:.3f}"
-    return f"{v:.4g}"
-
-
-def print_table(rows):
-    cols = ("comparison", "ebmppl", "peer", "ratio", "paired", "target", "")
-    cells = []
-    for r in rows:
-        if r["target"] is None:
-            tgt = "-"
-        elif r["unit"] == "nats":
-            tgt = f"≥ +{r['target']:.2f}"
-        else:
-            tgt = ("≥ " if r["higher_better"] else "≤ ") + f"{r['target']:.2f}"
-        ratio = f"{r['ratio']:+.3f}" if r["unit"] == "nats" else f"{r['ratio']:.3f}"
-        cells.append((r["comparison"], fmt_val(r["ebmppl"], r["unit"]), fmt_val(r["peer"], r["unit"]), ratio,
-                      "-" if r["paired"] is None else f"{r['paired']:.3f}", tgt,
-                      r["verdict"] if r["verdict"] != "info" else ""))
-    w = [max(len(c[i]) for c in cells + [cols]) for i in range(len(cols))]
-    line = lambda c: "  ".join(s.ljust(w[i]) if i == 0 else s.rjust(w[i]) for i, s in enumerate(c))  # noqa: E731
-    head = line(cols)
-    print(head)
-    print("-" * len(head))
-    section = None
-    for r, c in zip(rows, cells):
-        if r["section"] != section:
-            section = r["section"]
-            print(f"[{section}]")
-        print(line(c))
-        if r["note"]:
-            print(" " * 4 + r["note"])
+row = functools.partial(harness_row, higher_better=False)  # times: lower is better
 
 
 # ------------------------------------------------------------ shared pieces
@@ -550,8 +380,8 @@ def bench_rbm(cfg, log):
 
     # First (cold) calls, and ebmppl's chunk function captured from a real fit call.
     with capture_jit() as rec:
-        first_res, first_wall, first_comp, first_n = timed_call(lambda: ebm_fit(0))
-    _, sk_first, _, _ = timed_call(lambda: sk_fit(0))
+        first_res, first_wall, first_comp, first_n = timed_call(lambda: ebm_fit(0), breakdown=True)
+    _, sk_first, _, _ = timed_call(lambda: sk_fit(0), breakdown=True)
     log(f"  rbm: first ebmppl.fit {first_wall:.2f} s (compile {sum(first_comp.values()):.2f} s, {first_n} XLA "
         f"compiles), first sklearn fit {sk_first:.3f} s")
 
@@ -562,7 +392,7 @@ def bench_rbm(cfg, log):
     def one_fit(k, r):
         seed = RBM_SEEDS[r % len(RBM_SEEDS)]
         f = ebm_fit if k == "ebmppl" else sk_fit
-        res, wall, comp, n_comp = timed_call(lambda: f(seed))
+        res, wall, comp, n_comp = timed_call(lambda: f(seed), breakdown=True)
         fits[k].append({"seed": seed, "wall_s": wall, "compile_s": sum(comp.values()), "compile": comp,
                         "xla_compiles": n_comp, "wall_minus_compile_s": wall - sum(comp.values())})
         if k in results:
@@ -801,7 +631,7 @@ def bench_loop(dim, cfg, log):
     x, what = loop_data(dim)
     kw = dict(method="dsm", batch_size=LOOP_BATCH, optimizer="adam", lr=LOOP_LR, progress=False, key=0)
     with capture_jit() as rec:
-        _, _, comp, _ = timed_call(lambda: fit(model, {"x": x}, steps=C, chunk=C, **kw))
+        _, _, comp, _ = timed_call(lambda: fit(model, {"x": x}, steps=C, chunk=C, **kw), breakdown=True)
     run_chunk, (carry0, ts0), _ = rec["run_chunk"]
     ebm_c, info_ebm = compiled_info("ebmppl run_chunk", run_chunk, (carry0, ts0))
     info_ebm.update(trace_lower_ms=1e3 * (comp["trace"] + comp["lower"]), xla_compile_ms=1e3 * comp["xla"],
@@ -830,13 +660,13 @@ def bench_loop(dim, cfg, log):
 
     def fit_own(k, r):
         if k != "fit_history":
-            return time_loop(thunks[k], n_inner[k])
+            return time_loop(thunks[k], n_inner[k], block=False)
         h = fit(model, {"x": x}, steps=n_chunks * C, chunk=C, **kw).history["time"]
         return float(np.median(h[C:])) * C  # seconds per chunk, warm chunks
     for t in thunks.values():
         t()
         t()
-    n_inner = {k: calibrate(t, cfg["min_time"]) for k, t in thunks.items()}
+    n_inner = {k: calibrate([t], cfg["min_time"], block=False) for k, t in thunks.items()}
     samples = interleaved(list(thunks) + ["fit_history"], cfg["repeats"], fit_own)
     best = {k: min(v) for k, v in samples.items()}
     us = {k: 1e6 * v / C for k, v in best.items()}
@@ -885,43 +715,26 @@ def print_compile_table(details: dict) -> None:
 
 
 def environment() -> dict:
-    dev = jax.devices()[0]
-    return {"jax": jax.__version__, "optax": optax.__version__, "sklearn": sklearn.__version__,
-            "numpy": np.__version__, "ebmppl": ebmppl.__version__, "backend": jax.default_backend(),
-            "device": str(dev), "device_kind": getattr(dev, "device_kind", ""),
-            "x64": bool(jax.config.jax_enable_x64), "python": sys.version.split()[0],
-            "platform": platform.platform(), "cpus": os.cpu_count(), "loadavg_at_start": os.getloadavg()}
+    return harness_environment({"optax": optax.__version__, "sklearn": sklearn.__version__,
+                                "numpy": np.__version__})
 
 
 def config(quick: bool, repeats=None, min_time=None) -> dict:
-    cfg = dict(repeats=7, min_time=0.05, fit_repeats=7, loop_chunk=200, loop_fit_chunks=3) if quick else \
-        dict(repeats=15, min_time=0.1, fit_repeats=11, loop_chunk=500, loop_fit_chunks=4)
-    if repeats:
-        cfg["repeats"] = max(7, repeats)
-        cfg["fit_repeats"] = max(7, repeats)
-    if min_time:
-        cfg["min_time"] = max(0.02, min_time)
-    return cfg
+    return harness_config(dict(repeats=7, min_time=0.05, fit_repeats=7, loop_chunk=200, loop_fit_chunks=3),
+                          dict(repeats=15, min_time=0.1, fit_repeats=11, loop_chunk=500, loop_fit_chunks=4),
+                          quick, repeats, min_time, repeat_keys=("repeats", "fit_repeats"))
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="7 repeats, shorter loops (a few minutes on 2 cores)")
-    ap.add_argument("--repeats", type=int, help="repeats per timed program (at least 7)")
-    ap.add_argument("--min-time", type=float, help="seconds per inner timing loop")
-    ap.add_argument("--only", choices=("rbm", "sm", "loop"), action="append", help="run only these parts")
-    ap.add_argument("--json", metavar="PATH", help="write the results to PATH")
+    ap = make_parser(__doc__, "7 repeats, shorter loops (a few minutes on 2 cores)", only=("rbm", "sm", "loop"))
     args = ap.parse_args(argv)
     cfg = config(args.quick, args.repeats, args.min_time)
     parts = args.only or ["rbm", "sm", "loop"]
     t_start = time.perf_counter()
 
     env = environment()
-    print(f"jax {env['jax']} on {env['backend']} ({env['device_kind'] or env['device']}), {env['cpus']} CPUs, "
-          f"x64={env['x64']}, load average {env['loadavg_at_start'][0]:.1f}; optax {env['optax']}, "
+    print(f"{env_summary(env)}, load average {env['loadavg_at_start'][0]:.1f}; optax {env['optax']}, "
           f"scikit-learn {env['sklearn']}; {'quick' if args.quick else 'full'}: {json.dumps(cfg)}", flush=True)
-    log = lambda s: print(s, flush=True)  # noqa: E731
     rows, details = [], {}
     if "rbm" in parts:
         r, dt = bench_rbm(cfg, log)
@@ -937,7 +750,7 @@ def main(argv=None) -> int:
             rows += r
             details[f"loop D={dim}"] = dt
     print()
-    print_table(rows)
+    print_table(rows, compact=True)
     print(f"\nratios: ebmppl / peer for times (sklearn, hand-written loop, or the same method at D={SM_DIMS[0]}); "
           f"log-likelihood rows: ratio = ebmppl - sklearn (nats/row). Timed programs: best of {cfg['repeats']} "
           f"interleaved repeats; whole fit calls: best of {cfg['fit_repeats']}. paired = median over repeats of the "
@@ -961,20 +774,8 @@ def main(argv=None) -> int:
             print(f"  diff ebmppl vs hand: {d['hlo_diff']}")
 
     if args.json:
-        def clean(o):
-            if isinstance(o, dict):
-                return {str(k): clean(v) for k, v in o.items()}
-            if isinstance(o, (list, tuple)):
-                return [clean(v) for v in o]
-            if isinstance(o, (np.floating, np.integer)):
-                return o.item()
-            if isinstance(o, np.ndarray):
-                return o.tolist()
-            return o
         out = {"benchmark": "fitting", "config": cfg, "environment": env, "rows": rows, "details": details}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(clean(out), indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, out)
     return 0
 
 

@@ -36,15 +36,9 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import gc
 import json
 import math
-import os
-import platform
-import re
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -55,6 +49,9 @@ import numpyro
 import numpyro.distributions
 
 import ebmppl
+from harness import (calibrate, compile_record, env_summary, hlo_diff, interleaved, make_parser, paired,
+                     time_loop, write_json)
+from harness import environment as harness_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -168,51 +165,6 @@ def check_close(case: dict, rtol: float = 1e-5, atol: float = 1e-5) -> float:
 
 
 # ---------------------------------------------------------------------- timing
-def compile_times(f, args) -> tuple[float, float, object]:
-    """(trace + lower seconds, XLA compile seconds, compiled) for a jitted f."""
-    t0 = time.perf_counter()
-    lowered = f.lower(*args)
-    t1 = time.perf_counter()
-    compiled = lowered.compile()
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1, compiled
-
-
-def hlo_histogram(compiled) -> Counter:
-    """Opcode counts of the optimized HLO module (fused computations included, parameters excluded)."""
-    ops = Counter()
-    for line in compiled.as_text().splitlines():
-        m = re.match(r"\s+(?:ROOT )?%\S+ = .*?\s([a-z][\w\-]*)\(", line)
-        if m and m.group(1) != "parameter":
-            ops[m.group(1)] += 1
-    return ops
-
-
-def hlo_diff(hand: Counter, dsl: Counter) -> str:
-    """'+9 compare, +3 select, -1 add': the ops ebmppl's program has more (+) or fewer (-) of."""
-    more, fewer = dsl - hand, hand - dsl
-    parts = [f"+{n} {op}" for op, n in more.most_common()] + [f"-{n} {op}" for op, n in fewer.most_common()]
-    return ", ".join(parts) if parts else "same ops"
-
-
-def time_loop(f, args, n: int) -> float:
-    """Seconds per call over n back-to-back calls, each waited for."""
-    t0 = time.perf_counter()
-    for _ in range(n):
-        jax.block_until_ready(f(*args))
-    return (time.perf_counter() - t0) / n
-
-
-def calibrate(fns, args, min_time: float) -> int:
-    """Inner-loop length such that the fastest function's loop lasts at least min_time."""
-    n = 1
-    while True:
-        fastest = min(time_loop(f, args, n) for f in fns)
-        if fastest * n >= min_time:
-            return n
-        n = max(n + 1, math.ceil(1.2 * min_time / max(fastest, 1e-9)))
-
-
 def bench_case(case: dict, repeats: int, min_time: float) -> dict:
     b = case["batched"]
     args = (case["params"], case["values"])
@@ -224,26 +176,12 @@ def bench_case(case: dict, repeats: int, min_time: float) -> dict:
     }
     comp = {}
     for name, f in fns.items():
-        trace_s, xla_s, compiled = compile_times(f, args)
-        ops = hlo_histogram(compiled)
-        comp[name] = {"trace_lower_ms": 1e3 * trace_s, "xla_compile_ms": 1e3 * xla_s,
-                      "hlo_ops": sum(ops.values()), "hlo_histogram": dict(ops)}
+        _, comp[name] = compile_record(f, args)
         for _ in range(3):  # warm up the jit's own cache and the dispatch path
             jax.block_until_ready(f(*args))
 
-    names = list(fns)
-    n = calibrate([fns[k] for k in names], args, min_time)
-    samples = {k: [] for k in names}
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeats):
-            order = names[r % len(names):] + names[: r % len(names)]  # rotate the order every repeat
-            for k in order:
-                samples[k].append(time_loop(fns[k], args, n))
-    finally:
-        if gc_was:
-            gc.enable()
+    n = calibrate(list(fns.values()), min_time, args)  # one inner-loop length for all three
+    samples = interleaved(fns, repeats, lambda k, r: time_loop(fns[k], n, args))
     best = {k: min(v) for k, v in samples.items()}
     return {
         "model": case["model"], "case": case["case"], "batch": case["batch"],
@@ -251,10 +189,10 @@ def bench_case(case: dict, repeats: int, min_time: float) -> dict:
         "hand_us": 1e6 * best["hand"], "dsl_us": 1e6 * best["dsl"], "hand_copy_us": 1e6 * best["hand_copy"],
         "ratio": best["dsl"] / best["hand"], "aa_ratio": best["hand_copy"] / best["hand"],
         # Robustness check: the ratio within each repeat (the functions ran back to back), median over repeats.
-        "paired_median_ratio": float(np.median(np.divide(samples["dsl"], samples["hand"]))),
-        "paired_median_aa_ratio": float(np.median(np.divide(samples["hand_copy"], samples["hand"]))),
+        "paired_median_ratio": paired(samples["dsl"], samples["hand"]),
+        "paired_median_aa_ratio": paired(samples["hand_copy"], samples["hand"]),
         "compile": comp,
-        "hlo_diff": hlo_diff(Counter(comp["hand"]["hlo_histogram"]), Counter(comp["dsl"]["hlo_histogram"])),
+        "hlo_diff": hlo_diff(Counter(comp["hand"]["hlo_histogram"]), Counter(comp["dsl"]["hlo_histogram"]), top=None),
         "samples_us": {k: [1e6 * s for s in v] for k, v in samples.items()},
     }
 
@@ -306,29 +244,21 @@ def print_tables(results: list[dict]) -> None:
 
 
 def environment() -> dict:
-    dev = jax.devices()[0]
-    return {"jax": jax.__version__, "numpyro": numpyro.__version__,
-            "numpyro_validation_default": bool(numpyro.distributions.Distribution._validate_args),
-            "ebmppl": ebmppl.__version__, "backend": jax.default_backend(), "device": str(dev),
-            "device_kind": getattr(dev, "device_kind", ""), "x64": bool(jax.config.jax_enable_x64),
-            "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()}
+    return harness_environment({"numpyro": numpyro.__version__, "numpyro_validation_default":
+                                bool(numpyro.distributions.Distribution._validate_args)}, loadavg=False)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="7 repeats (default: 41), inner loops >= 50 ms")
-    ap.add_argument("--repeats", type=int, help="repeats per function (at least 7)")
-    ap.add_argument("--min-time", type=float, help="seconds per inner loop (at least 0.05)")
-    ap.add_argument("--json", metavar="PATH", help="write the results to PATH")
+    ap = make_parser(__doc__, "7 repeats (default: 41), inner loops >= 50 ms",
+                     repeats_help="repeats per function (at least 7)",
+                     min_time_help="seconds per inner loop (at least 0.05)")
     args = ap.parse_args(argv)
     repeats = max(7, args.repeats or (7 if args.quick else 41))
     min_time = max(0.05, args.min_time or 0.05)
 
     env = environment()
     validation = "on" if env["numpyro_validation_default"] else "off"
-    print(f"jax {env['jax']} on {env['backend']} ({env['device_kind'] or env['device']}), {env['cpus']} CPUs, "
-          f"x64={env['x64']}; numpyro {env['numpyro']} (validation {validation} by default); "
+    print(f"{env_summary(env)}; numpyro {env['numpyro']} (validation {validation} by default); "
           f"{repeats} repeats, inner loops >= {1e3 * min_time:.0f} ms")
 
     cases = build_cases()
@@ -349,9 +279,7 @@ def main(argv=None) -> int:
     if args.json:
         out = {"benchmark": "lowering", "target_ratio": TARGET, "repeats": repeats, "min_time_s": min_time,
                "environment": env, "results": results}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, out)
     return 0
 
 

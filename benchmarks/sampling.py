@@ -72,21 +72,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import gc
 import json
-import math
 import os
-import platform
-import re
 import sys
 import time
 import warnings
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import jax
-import jax.monitoring
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -101,6 +95,10 @@ from ebmppl import diagnostics
 from ebmppl.infer import mala as ebm_mala
 from ebmppl.infer import ula as ebm_ula
 from ebmppl.infer.target import Target
+from harness import (bench_thunks, compile_clock, compile_record, env_summary, hlo_diff, interleaved, log,
+                     make_parser, paired, print_table, row, timed_call, write_json)
+from harness import config as harness_config
+from harness import environment as harness_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -114,31 +112,7 @@ NUTS_CHAINS = 4
 T_BLACKJAX, T_HAND, T_NUMPYRO, T_ULA = 1.0, 0.9, 0.95, 1.7
 
 
-# ------------------------------------------------------------- compile clock
-class CompileClock:
-    """Sums JAX's compile events (tracing, lowering to MLIR, XLA compile) between snapshots."""
-
-    EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-              "/jax/core/compile/backend_compile_duration")
-
-    def __init__(self):
-        self.total = defaultdict(float)
-        self.count = defaultdict(int)
-        jax.monitoring.register_event_duration_secs_listener(self._on)
-
-    def _on(self, event, duration, **kwargs):
-        if event in self.EVENTS:
-            self.total[event] += duration
-            self.count[event] += 1
-
-    def seconds(self) -> float:
-        return sum(self.total.values())
-
-    def compiles(self) -> int:
-        return self.count["/jax/core/compile/backend_compile_duration"]
-
-
-CLOCK = CompileClock()
+CLOCK = compile_clock()
 
 
 # ------------------------------------------------------------------ problems
@@ -304,114 +278,16 @@ def kernel_state(kernel, z0, key, num_warmup=0, past_warmup=False):
 
 
 # ---------------------------------------------------------------------- timing
-def compile_times(f, args):
-    """(trace + lower seconds, XLA compile seconds, compiled) for a jitted f."""
-    t0 = time.perf_counter()
-    lowered = f.lower(*args)
-    t1 = time.perf_counter()
-    compiled = lowered.compile()
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1, compiled
-
-
-def hlo_histogram(compiled) -> Counter:
-    """Opcode counts of the optimized HLO module (fused computations included, parameters excluded)."""
-    ops = Counter()
-    for line in compiled.as_text().splitlines():
-        m = re.match(r"\s+(?:ROOT )?%\S+ = .*?\s([a-z][\w\-]*)\(", line)
-        if m and m.group(1) != "parameter":
-            ops[m.group(1)] += 1
-    return ops
-
-
-def hlo_diff(ref: Counter, got: Counter, top: int = 12) -> str:
-    """'+9 compare, -1 add': the ops ``got`` has more (+) or fewer (-) of than ``ref``."""
-    more, fewer = got - ref, ref - got
-    parts = [f"+{n} {op}" for op, n in more.most_common(top)] + [f"-{n} {op}" for op, n in fewer.most_common(top)]
-    return ", ".join(parts) if parts else "same ops"
-
-
-def time_loop(thunk, n: int) -> float:
-    """Seconds per call over n back-to-back calls, each waited for."""
-    t0 = time.perf_counter()
-    for _ in range(n):
-        jax.block_until_ready(thunk())
-    return (time.perf_counter() - t0) / n
-
-
-def calibrate(thunks, min_time: float) -> int:
-    """Inner-loop length such that the fastest program's loop lasts at least min_time."""
-    n = 1
-    while True:
-        fastest = min(time_loop(t, n) for t in thunks)
-        if fastest * n >= min_time:
-            return n
-        n = max(n + 1, math.ceil(1.2 * min_time / max(fastest, 1e-9)))
-
-
-def interleaved(thunks: dict, repeats: int, per_repeat) -> dict:
-    """{name: [seconds per repeat]}: every repeat runs all thunks, in an order rotated each repeat."""
-    names = list(thunks)
-    samples = {k: [] for k in names}
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeats):
-            for k in names[r % len(names):] + names[: r % len(names)]:
-                samples[k].append(per_repeat(k, r))
-    finally:
-        if gc_was:
-            gc.enable()
-    return samples
-
-
 def bench_programs(progs: dict, repeats: int, min_time: float) -> dict:
     """progs: {name: (jitted fn, args)} -> {name: {best_s, samples, compile, hlo}}; interleaved, best of repeats."""
     thunks, out = {}, {}
     for name, (f, args) in progs.items():
-        trace_s, xla_s, compiled = compile_times(f, args)
+        compiled, out[name] = compile_record(f, args)
         thunks[name] = (lambda c=compiled, a=args: c(*a))
-        for _ in range(2):
-            jax.block_until_ready(thunks[name]())
-        ops = hlo_histogram(compiled)
-        out[name] = {"trace_lower_ms": 1e3 * trace_s, "xla_compile_ms": 1e3 * xla_s, "hlo_ops": sum(ops.values()),
-                     "hlo_histogram": dict(ops)}
-    n = {k: calibrate([t], min_time) for k, t in thunks.items()}  # each program's loop lasts >= min_time
-    samples = interleaved(thunks, repeats, lambda k, r: time_loop(thunks[k], n[k]))
-    for k, v in samples.items():
-        out[k].update(best_s=min(v), samples_s=v, inner_loop=n[k])
+    # each program's loop lasts >= min_time
+    for k, v in bench_thunks(thunks, repeats, min_time, block=True).items():
+        out[k].update(v)
     return out
-
-
-def paired(num: list, den: list) -> float:
-    return float(np.median(np.divide(num, den)))
-
-
-# ------------------------------------------------------------------ table rows
-def row(section, comparison, ebm, peer, ratio, paired_ratio, target, higher_better=True, unit="", note=""):
-    """One table row; target None = informational."""
-    if target is None:
-        verdict = "info"
-    else:
-        ok = [(r >= target) if higher_better else (r <= target) for r in (ratio, paired_ratio) if r is not None]
-        verdict = "PASS" if all(ok) else ("FAIL" if not any(ok) else "~")
-    return {"section": section, "comparison": comparison, "ebmppl": ebm, "peer": peer, "unit": unit,
-            "ratio": ratio, "paired": paired_ratio, "target": target, "higher_better": higher_better,
-            "verdict": verdict, "note": note}
-
-
-def fmt_val(v, unit):
-    if v is None:
-        return "-"
-    if unit == "steps/s":
-        return f"{v / 1e6:.3f}M/s" if v >= 1e6 else f"{v / 1e3:.1f}k/s"
-    if unit == "s":
-        return f"{v:.3f} s"
-    if unit == "us":
-        return f"{v:.1f} µs"
-    if unit == "ess/s":
-        return f"{v:.0f}/s"
-    return f"{v:.4g}"
 
 
 # ----------------------------------------------------------------- 1. MALA
@@ -520,14 +396,6 @@ def blackjax_full(prob, cfg):
 def min_ess(idata, var_names=None) -> float:
     ess = diagnostics.ess(idata, var_names=var_names, method="bulk")
     return float(min(float(v.min()) for v in ess.data_vars.values()))
-
-
-def timed_call(fn):
-    """(result, wall seconds, compile seconds inside the call, XLA compiles inside the call)."""
-    c0, n0, t0 = CLOCK.seconds(), CLOCK.compiles(), time.perf_counter()
-    out = fn()
-    wall = time.perf_counter() - t0
-    return out, wall, CLOCK.seconds() - c0, CLOCK.compiles() - n0
 
 
 def full_runs(runners: dict, repeats: int, ess_vars=None) -> dict:
@@ -733,69 +601,30 @@ def bench_ula(dim, cfg):
 
 
 # ---------------------------------------------------------------------- report
-def print_table(rows):
-    cols = ("comparison", "ebmppl", "peer", "ratio", "paired", "target", "")
-    cells = []
-    for r in rows:
-        tgt = "-" if r["target"] is None else ("≥ " if r["higher_better"] else "≤ ") + f"{r['target']:.2f}"
-        cells.append((r["comparison"], fmt_val(r["ebmppl"], r["unit"]), fmt_val(r["peer"], r["unit"]),
-                      f"{r['ratio']:.3f}", "-" if r["paired"] is None else f"{r['paired']:.3f}", tgt,
-                      r["verdict"] if r["verdict"] != "info" else ""))
-    w = [max(len(c[i]) for c in cells + [cols]) for i in range(len(cols))]
-    line = lambda c: "  ".join(s.ljust(w[i]) if i == 0 else s.rjust(w[i]) for i, s in enumerate(c))  # noqa: E731
-    head = line(cols)
-    print(head)
-    print("-" * len(head))
-    section = None
-    for r, c in zip(rows, cells):
-        if r["section"] != section:
-            section = r["section"]
-            print(f"[{section}]")
-        print(line(c))
-        if r["note"]:
-            print(" " * 4 + r["note"])
-
-
 def environment() -> dict:
-    dev = jax.devices()[0]
-    return {"jax": jax.__version__, "numpyro": numpyro.__version__, "blackjax": blackjax.__version__,
-            "ebmppl": ebmppl.__version__, "backend": jax.default_backend(), "device": str(dev),
-            "device_kind": getattr(dev, "device_kind", ""), "x64": bool(jax.config.jax_enable_x64),
-            "python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count(),
-            "loadavg_at_start": os.getloadavg()}
+    return harness_environment({"numpyro": numpyro.__version__, "blackjax": blackjax.__version__})
 
 
 def config(quick: bool, repeats=None, min_time=None) -> dict:
-    cfg = dict(repeats=7, min_time=0.05, mala_steps=200, warmup=300, draws=300, full_repeats=3,
-               nuts_warmup=300, nuts_draws=300, nuts_seeds=3, ula_steps=50) if quick else \
+    return harness_config(
+        dict(repeats=7, min_time=0.05, mala_steps=200, warmup=300, draws=300, full_repeats=3,
+             nuts_warmup=300, nuts_draws=300, nuts_seeds=3, ula_steps=50),
         dict(repeats=15, min_time=0.1, mala_steps=500, warmup=1000, draws=1000, full_repeats=7,
-             nuts_warmup=1000, nuts_draws=1000, nuts_seeds=7, ula_steps=100)
-    if repeats:
-        cfg["repeats"] = max(7, repeats)
-    if min_time:
-        cfg["min_time"] = max(0.02, min_time)
-    return cfg
+             nuts_warmup=1000, nuts_draws=1000, nuts_seeds=7, ula_steps=100),
+        quick, repeats, min_time)
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smaller runs, 7 repeats (a few minutes on 2 cores)")
-    ap.add_argument("--repeats", type=int, help="repeats per timed program (at least 7)")
-    ap.add_argument("--min-time", type=float, help="seconds per inner timing loop")
-    ap.add_argument("--only", choices=("mala", "nuts", "ula"), action="append", help="run only these parts")
-    ap.add_argument("--json", metavar="PATH", help="write the results to PATH")
+    ap = make_parser(__doc__, "smaller runs, 7 repeats (a few minutes on 2 cores)", only=("mala", "nuts", "ula"))
     args = ap.parse_args(argv)
     cfg = config(args.quick, args.repeats, args.min_time)
     parts = args.only or ["mala", "nuts", "ula"]
     t_start = time.perf_counter()
 
     env = environment()
-    print(f"jax {env['jax']} on {env['backend']} ({env['device_kind'] or env['device']}), {env['cpus']} CPUs, "
-          f"x64={env['x64']}, load average {env['loadavg_at_start'][0]:.1f}; numpyro {env['numpyro']}, "
+    print(f"{env_summary(env)}, load average {env['loadavg_at_start'][0]:.1f}; numpyro {env['numpyro']}, "
           f"blackjax {env['blackjax']}; "
           f"{'quick' if args.quick else 'full'}: {json.dumps(cfg)}", flush=True)
-    log = lambda s: print(s, flush=True)  # noqa: E731
     rows, details = [], {}
     if "mala" in parts:
         for prob in (gaussian_problem(GAUSS_DIM), mlp_problem(MLP_DIM)):
@@ -827,20 +656,8 @@ def main(argv=None) -> int:
                 print(f"  {prog}: {diff}")
 
     if args.json:
-        def clean(o):
-            if isinstance(o, dict):
-                return {str(k): clean(v) for k, v in o.items()}
-            if isinstance(o, (list, tuple)):
-                return [clean(v) for v in o]
-            if isinstance(o, (np.floating, np.integer)):
-                return o.item()
-            if isinstance(o, np.ndarray):
-                return o.tolist()
-            return o
         out = {"benchmark": "sampling", "config": cfg, "environment": env, "rows": rows, "details": details}
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(clean(out), indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, out)
     return 0
 
 
