@@ -69,29 +69,49 @@ def layout(target) -> Layout:
     return Layout(tuple(names), tuple(kinds), tuple(shapes), tuple(offsets), tuple(sizes), tuple(ks))
 
 
-def interaction_graph(target, lay: Layout, key=0, points: int = 2):
+def interaction_graph(target, lay: Layout, key=0, points: int = 3):
     """(adjacency, self-curvature) of binary/spin elements: |d2E / dx_i dx_j| > 0 at random relaxed points.
+
+    The points also randomize the continuous variables (uniform(-2, 2) on the unconstrained space) and
+    the real-valued params, so a coupling that happens to vanish at the current values (a param
+    initialized to 0, a continuous var at 0) still counts as an edge. A non-finite second derivative
+    counts as an edge too: extra edges only make blocks smaller, never wrong.
 
     Returns a boolean (n, n) adjacency and a boolean vector marking elements with d2E/dx_i^2 != 0.
     """
     kinds = lay.element_kinds()
     n = lay.n
-    z = target.z_example
     rng = np.random.default_rng(key)
     adj = np.zeros((n, n), dtype=bool)
+    low = target.low
 
-    def energy(x):
-        return target.energy_of(z, lay.unflatten(x))
+    def energy(x, z, params):
+        return low.energy(params, {**target.constrain(z), **lay.unflatten(x)}, target.consts)
     hess = jax.jit(jax.hessian(energy))
     base = np.asarray(lay.flatten(target.d_example))
-    for _ in range(points):
+    for k in range(points):
         x = np.where(kinds == "spin", rng.uniform(-1, 1, n), rng.uniform(0, 1, n))
         x = np.where(kinds == "categorical", base, x)  # categorical elements stay integers
-        h = np.asarray(hess(jnp.asarray(x, float_dtype())))
-        adj |= np.abs(h) > 1e-9 * max(1.0, float(np.abs(h).max()))
+        z = jnp.asarray(rng.uniform(-2, 2, target.dim), float_dtype())
+        params = _perturbed(target, rng) if k else target.params
+        h = np.asarray(hess(jnp.asarray(x, float_dtype()), z, params))
+        finite = np.isfinite(h)
+        scale = max(1.0, float(np.abs(h[finite]).max())) if finite.any() else 1.0
+        adj |= ~(np.abs(h) <= 1e-9 * scale)
     diag = np.diag(adj).copy()
     np.fill_diagonal(adj, False)
     return adj, diag
+
+
+def _perturbed(target, rng):
+    """The target's params with noise added to the real-valued (and mlp) ones."""
+    out = dict(target.params)
+    for s in target.model.params:
+        if s.domain.kind in ("real", "mlp"):
+            out[s.name] = jax.tree_util.tree_map(
+                lambda a: a + jnp.asarray(rng.normal(size=np.shape(a)), jnp.result_type(a)) * (1.0 + jnp.abs(a)),
+                target.params[s.name])
+    return out
 
 
 def colour(adj: np.ndarray, candidates: np.ndarray) -> list[np.ndarray]:

@@ -191,3 +191,15 @@ def test_step_size_adapts_toward_target_acceptance(sampler, target):
     idata = ebm.sample(m, sampler=sampler, chains=4, draws=1000, warmup=1000, progress=False, key=2)
     acc = float(idata.sample_stats["acceptance_rate"].mean())
     assert abs(acc - target) < 0.08, acc
+
+
+def test_blocks_do_not_trust_couplings_that_vanish_at_the_current_values():
+    """A coupling J that is 0 at the example point (a real var at 0, a param initialized to 0) is still an
+    interaction: putting the lattice in one block would update neighbours together, which is wrong."""
+    from ebmppl.infer import gibbs
+    from ebmppl.infer.target import Target
+    lattice = "-J * sum(s * roll(s, 1, axis=0) + s * roll(s, 1, axis=1))"
+    for src in [f"var J : real\nvar s : spin[4, 4]\nJ ~ normal(0.5, 0.1)\nfactor e = {lattice}",
+                f"var s : spin[4, 4]\nparam J : real = 0\nfactor e = {lattice}"]:
+        upd = gibbs.build_update(Target(ebm.parse(src)))
+        assert [len(b) for b in upd.blocks.blocks] == [8, 8]
