@@ -19,7 +19,7 @@ from .errors import EbmDataError, EbmError, EbmSemanticError, EbmShapeError, Ebm
 from .model.compose import mixture
 from .model.decorators import (binary, categorical, const, declare, density, factor, integer, interval, latent,
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
-from .fit import FitResult, fit  # noqa: E402  (the function shadows the subpackage name, on purpose)
+from .fit import FitResult, fit  # the function shadows the subpackage's name, on purpose
 from .infer.sample import sample
 from .model.spec import Model
 

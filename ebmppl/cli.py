@@ -144,10 +144,7 @@ def _parse_option(text: str):
 
 
 def cmd_fit(args) -> int:
-    import json
     from pathlib import Path
-
-    import numpy as np
 
     import ebmppl
     from .fit import fit
@@ -178,7 +175,6 @@ def cmd_fit(args) -> int:
     print(f"method {res.method}: {final['steps']} steps, final loss {final['loss']:.6g}"
           + (f", log Z {res.logz:.4f}" if res.logz is not None else "") + f" ({res.stopped})")
     print(f"wrote {out / 'params.npz'}, {out / 'params.json'}, {out / 'history.csv'}, {out / 'loss.png'}")
-    _ = (json, np)
     return EXIT_OK
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from .loop import Objective
 from .nce import gaussian_noise
@@ -43,15 +42,13 @@ def fce_objective(problem, data, flow_layers: int = 2, hidden: int = 32, nu: flo
         value = -jnp.mean(jax.nn.log_sigmoid(gd)) - nu * jnp.mean(jax.nn.log_sigmoid(-gn))
         return value, (state, {"logz": logz})
 
+    model_like = problem.unconstrain(problem.model.init_params(0))
+
     def groups(t):
         ebm_turn = (t % 2 == 0).astype(flat.dtype)
         # the flow ascends the loss: its gradient is negated on its turns
-        return {"model": jax.tree_util.tree_map(lambda _: ebm_turn, _model_like),
+        return {"model": jax.tree_util.tree_map(lambda _: ebm_turn, model_like),
                 "extra": {"@logz": ebm_turn, "@flow": jax.tree_util.tree_map(lambda _: -(1.0 - ebm_turn),
                                                                             flow.like)}}
-    _model_like = problem.unconstrain(problem.model.init_params(0))
     return Objective(loss, init_extra, None, groups)
 
-
-__all__ = ["fce_objective"]
-_ = np

@@ -28,7 +28,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import EbmError
-from ..io import _flatten, _unflatten, atomic_write
+from ..io import atomic_write
 
 
 class Objective(NamedTuple):
@@ -302,5 +302,3 @@ def load_checkpoint(folder: Path, model, method, options, like):
 def _jsonable(d):
     return json.loads(json.dumps(d, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
-
-__all__ = ["Objective", "FitResult", "run", "make_optimizer", "_flatten", "_unflatten"]
