@@ -21,7 +21,7 @@ Three comparisons, each in one process, float32:
      compute, no Python, no compile.
 
    sklearn has no compile step; its time is the whole ``fit`` call. Exact held-out
-   log-likelihood (``ebmppl.logz.log_likelihood``: log Z by enumeration of the 2^16 hidden
+   log-likelihood (``ebmppl.log_likelihood``: log Z by enumeration of the 2^16 hidden
    states) of both fitted models for seeds 0-3 (sklearn ``random_state`` = ebmppl ``key`` =
    seed), each and the mean; target ebmppl >= sklearn + 1 nat/row. The "ratio" column of those
    rows is the difference ebmppl - sklearn in nats.

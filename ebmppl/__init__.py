@@ -21,6 +21,7 @@ from .model.decorators import (binary, categorical, const, declare, density, fac
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
 from .fit import FitResult, fit  # the function shadows the subpackage's name, on purpose
 from .infer.sample import sample
+from .logz import LogZ, log_likelihood, logz  # the function shadows the module's name, like fit
 from .model.spec import Model
 
 
@@ -75,7 +76,7 @@ def load(path, data=None) -> Model:
 
 
 __all__ = [
-    "fit", "FitResult", "sample", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
+    "fit", "FitResult", "sample", "logz", "LogZ", "log_likelihood", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
     "var", "latent", "param", "const", "real", "positive", "unit", "interval", "ordered", "simplex", "binary",
     "spin", "categorical", "integer", "mlp", "dists", "EbmError", "EbmSyntaxError", "EbmSemanticError",
     "EbmShapeError", "EbmDataError",
