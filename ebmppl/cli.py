@@ -83,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     _common(f)
 
+    z = sub.add_parser("logz", help="estimate a model's log partition function",
+                       description="Estimate log Z at the given params: exact enumeration (discrete models, with "
+                                   "analytic sums over variables the energy is affine in), quadrature (1-2 "
+                                   "continuous dimensions), annealed importance sampling, or auto (the cheapest "
+                                   "exact method that applies, else AIS). Prints the value, its standard error "
+                                   "and how it was computed; with a params file from `ebmppl fit --method nce` "
+                                   "also NCE's learned log Z.")
+    z.add_argument("file", help="the .ebm model file")
+    z.add_argument("--params", metavar="PARAMS.npz", help="params (default: the model's initial params)")
+    z.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    z.add_argument("--method", default="auto", choices=["auto", "exact", "quadrature", "ais"],
+                   help="estimation method (default auto)")
+    z.add_argument("--runs", type=int, default=256, help="AIS runs (default 256)")
+    z.add_argument("--temperatures", type=int, default=1000, help="AIS temperatures (default 1000)")
+    z.add_argument("--seed", type=int, default=0, help="AIS random seed (default 0)")
+    _common(z)
+
     d = sub.add_parser("demo", help="run the demo on the bundled examples",
                        description="Check every bundled example model and evaluate its energy on bundled data.")
     d.add_argument("--examples", default=None, help="folder of examples (default: the bundled ones)")
@@ -107,6 +124,8 @@ def main(argv=None) -> int:
             return cmd_fit(args)
         if args.command == "sample":
             return cmd_sample(args)
+        if args.command == "logz":
+            return cmd_logz(args)
         if args.command == "demo":
             from .demo import run_demo
             return run_demo(args.examples)
@@ -195,6 +214,29 @@ def _loss_plot(path, h, method, name):
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
+
+
+def cmd_logz(args) -> int:
+    import json
+    from pathlib import Path
+
+    import ebmppl
+    from .io import load_params
+    model = ebmppl.load(args.file, data=args.data)
+    params = load_params(args.params, model) if args.params else (model.init_params(0) if model.params else {})
+    opts = {"runs": args.runs, "temperatures": args.temperatures, "key": args.seed} \
+        if args.method in ("ais", "auto") else {}
+    if args.method == "auto":
+        opts = {} if all(s.domain.discrete for s in model.random) else opts
+    r = ebmppl.logz(model, params, method=args.method, **opts)
+    print(f"log Z = {r.value:.6f} +/- {r.stderr:.2g}  ({r.method}: {r.detail})")
+    if args.params:
+        side = Path(args.params).with_suffix(".json")
+        meta = json.loads(side.read_text()) if side.exists() else {}
+        nce = (meta.get("final") or {}).get("logz")
+        if nce is not None:
+            print(f"NCE's learned log Z = {nce:.6f}  (difference {nce - r.value:+.4f})")
+    return EXIT_OK
 
 
 def cmd_sample(args) -> int:

@@ -320,3 +320,24 @@ def logz(model, params=None, method: str = "auto", consts=None, **options) -> Lo
         if Target(model, params, consts).dim in (1, 2):
             return logz_quadrature(model, params, consts)
     return logz_ais(model, params, consts, **options)
+
+
+# ----------------------------------------------------------------- evaluation
+def log_ratio(model, params, x: dict, y: dict):
+    """log p(x) − log p(y) = F(y) − F(x): needs no partition function (free energies sum out latents)."""
+    fx = model.free_energy(params, {k: jnp.asarray(v, float_dtype()) for k, v in x.items()})
+    fy = model.free_energy(params, {k: jnp.asarray(v, float_dtype()) for k, v in y.items()})
+    return fy - fx
+
+
+def anomaly_score(model, params, data: dict) -> np.ndarray:
+    """One score per row: the free energy F(x) (higher = less likely under the model)."""
+    f = jax.jit(jax.vmap(lambda x: model.free_energy(params, x)))
+    return np.asarray(f({k: jnp.asarray(v, float_dtype()) for k, v in data.items()}))
+
+
+def anomaly_threshold(model, params, held_out: dict, false_alarm: float = 0.01) -> float:
+    """The score above which a held-out (normal) row is flagged with probability ``false_alarm``."""
+    if not 0 < false_alarm < 1:
+        raise EbmError("logz", "false_alarm must be between 0 and 1")
+    return float(np.quantile(anomaly_score(model, params, held_out), 1 - false_alarm))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ebmppl as ebm
-from ebmppl.logz import logz_ais, logz_exact, logz_quadrature
+from ebmppl.logz import log_ratio, logz_ais, logz_exact, logz_quadrature
 from tests.conftest import DATA, load_example
 
 ISING = [(2.0, 17.105367), (2.269185, 15.521917), (3.0, 13.281033)]  # 4x4 periodic, J = 1
@@ -71,3 +71,40 @@ def test_auto_picks_the_cheapest_exact_method():
     assert ebm.logz(m, runs=32, temperatures=100).method == "ais"
     with pytest.raises(ebm.EbmError, match="unknown method"):
         ebm.logz(m, method="magic")
+
+
+def test_nce_log_z_agrees_with_quadrature_and_the_cli_reports_both(tmp_path, capsys):
+    from ebmppl.cli import main
+    out = tmp_path / "fit"
+    assert main(["fit", "examples/gaussian.ebm", "--data", str(DATA / "gaussian.csv"), "--method", "nce",
+                 "--steps", "1500", "--lr", "0.01", "--batch-size", "500", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["logz", "examples/gaussian.ebm", "--params", str(out / "params.npz")]) == 0
+    text = capsys.readouterr().out
+    assert "quadrature" in text and "NCE's learned log Z" in text
+    diff = float(text.split("difference ")[1].split(")")[0])
+    assert abs(diff) < 0.1
+
+
+def test_log_ratio_needs_no_partition_function(x64):
+    m = ebm.parse(GAUSS)
+    p = m.init_params(0)
+    a, b = {"x": np.array([0.0, 0.0])}, {"x": np.array([1.0, -0.5])}
+    z = logz_quadrature(m, p).value
+    lp = lambda x: -float(m.energy(p, x)) - z  # noqa: E731
+    np.testing.assert_allclose(float(log_ratio(m, p, a, b)), lp(a) - lp(b), rtol=1e-10)
+
+
+def test_anomaly_scores_separate_injected_outliers():
+    from ebmppl.logz import anomaly_score, anomaly_threshold
+    m = load_example("ring")  # its default params already describe the unit ring
+    ring = np.loadtxt(DATA / "ring.csv", delimiter=",", skiprows=1)
+    rng = np.random.default_rng(0)
+    outliers = rng.uniform(-3, 3, size=(100, 2))
+    outliers = outliers[np.abs(np.linalg.norm(outliers, axis=1) - 1) > 0.4]
+    s_in = anomaly_score(m, m.init_params(0), {"x": ring[:1000]})
+    s_out = anomaly_score(m, m.init_params(0), {"x": outliers})
+    auc = np.mean(s_out[:, None] > s_in[None, :])  # P(score of an outlier > score of a normal row)
+    assert auc >= 0.95
+    thr = anomaly_threshold(m, m.init_params(0), {"x": ring[1000:]}, false_alarm=0.05)
+    assert np.mean(s_in > thr) < 0.1 and np.mean(s_out > thr) > 0.8
