@@ -371,3 +371,17 @@ def denoise(model, params, x_noisy: dict, steps: int = 200, step_size: float = 1
     rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
     out = jax.jit(jax.vmap(one))(rows, jax.random.split(rng, n_rows))
     return {n: np.asarray(v) for n, v in out.items()}
+
+
+def classify(model, params, x: dict, label: str = "y") -> np.ndarray:
+    """p(label = k | x) for every row, exactly: softmax over k of −F(x, k) (energies E(x, y), JEM-style)."""
+    spec = model.spec(label)
+    if spec.domain.kind != "categorical":
+        raise EbmError("logz", f"'{label}' must be a categorical var to classify", spec.span)
+    k = model.lowered.domain_args[label][0]
+    rows = {n: jnp.asarray(v, float_dtype()) for n, v in x.items() if n != label}
+
+    def one(row):
+        f = jax.vmap(lambda c: model.free_energy(params, {**row, label: c}))(jnp.arange(k))
+        return jax.nn.softmax(-f)
+    return np.asarray(jax.jit(jax.vmap(one))(rows))

@@ -13,7 +13,7 @@ from ..errors import EbmDataError, EbmError
 from .loop import FitResult, Objective, run
 from .problem import Problem
 
-METHODS = ("auto", "cd", "pcd", "sm", "ssm", "dsm", "nce", "fce", "vi", "mle")
+METHODS = ("auto", "cd", "pcd", "sm", "ssm", "dsm", "nce", "fce", "vi", "mle", "ce")
 
 
 def choose_method(model) -> tuple[str, str]:
@@ -43,7 +43,7 @@ def mle_objective(problem) -> Objective:
 
 
 def build_objective(method: str, problem: Problem, data: dict, batch_size: int, options: dict) -> Objective:
-    from . import cd, fce, nce, score_matching as sm, vi
+    from . import cd, conditional, fce, nce, score_matching as sm, vi
     opts = dict(options)
     try:
         if method == "sm":
@@ -62,6 +62,8 @@ def build_objective(method: str, problem: Problem, data: dict, batch_size: int, 
             return fce.fce_objective(problem, data, **opts)
         if method == "vi":
             return vi.vi_objective(problem, data, **opts)
+        if method == "ce":
+            return conditional.ce_objective(problem, data, **opts)
         if method == "mle":
             if opts:
                 raise TypeError(f"unexpected option {next(iter(opts))!r}")
@@ -111,7 +113,8 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
     Args:
         model: a bound :class:`~ebmppl.Model` (``consts=`` binds it here).
         data: dict name -> array (rows first), or a CSV / NPZ path.
-        method: ``auto``, ``sm``, ``ssm``, ``dsm``, ``nce``, ``cd``, ``pcd``, ``fce``, ``vi`` or ``mle``.
+        method: ``auto``, ``sm``, ``ssm``, ``dsm``, ``nce``, ``cd``, ``pcd``, ``fce``, ``vi``, ``mle`` or ``ce``
+            (a classifier's conditional likelihood of a categorical var).
         steps, batch_size, optimizer (name or optax transformation), lr (float or optax schedule).
         key: seed. val_data / val_frac: validation data or the fraction of rows held out.
         patience: stop after this many validation checks without improvement.

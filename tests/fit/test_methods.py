@@ -149,3 +149,17 @@ def test_mle_for_a_normalized_model(x64):
     np.testing.assert_allclose(r.params["m"], x.mean(), atol=1e-3)
     np.testing.assert_allclose(r.params["s"], x.std(), atol=1e-3)
     _ = jax
+
+
+def test_ce_trains_an_energy_classifier_on_moons():
+    from ebmppl.logz import classify
+    m = ebm.parse("var x : real[2]\nvar y : categorical(2)\nparam f : mlp(2, [32, 32], 2, act=swish)\n"
+                  "factor e = -f(x)[y] + 0.5 * sum(x^2) / 16")
+    d = np.loadtxt(DATA / "moons.csv", delimiter=",", skiprows=1)
+    r = fit(m, {"x": d[:800, :2], "y": d[:800, 2]}, method="ce", steps=800, batch_size=100, lr=3e-3,
+            progress=False)
+    p = classify(m, r.params, {"x": d[800:, :2]})
+    assert p.shape == (200, 2) and np.allclose(p.sum(1), 1, atol=1e-5)
+    assert (p.argmax(1) == d[800:, 2]).mean() >= 0.95
+    with pytest.raises(ebm.EbmError, match="label var 'z'"):
+        fit(m, {"x": d[:10, :2], "y": d[:10, 2]}, method="ce", steps=2, progress=False, label="z")
