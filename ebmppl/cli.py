@@ -229,14 +229,21 @@ def _loss_plot(path, h, method, name):
     plt.close(fig)
 
 
+def _params(args, model) -> dict:
+    """The params file given with --params, else the model's initial params."""
+    from .io import load_params
+    if args.params:
+        return load_params(args.params, model)
+    return model.init_params(0) if model.params else {}
+
+
 def cmd_logz(args) -> int:
     import json
     from pathlib import Path
 
     import ebmppl
-    from .io import load_params
     model = ebmppl.load(args.file, data=args.data)
-    params = load_params(args.params, model) if args.params else (model.init_params(0) if model.params else {})
+    params = _params(args, model)
     opts = {"runs": args.runs, "temperatures": args.temperatures, "key": args.seed} \
         if args.method in ("ais", "auto") else {}
     if args.method == "auto":
@@ -256,10 +263,10 @@ def cmd_score(args) -> int:
     from pathlib import Path
 
     import ebmppl
-    from .io import atomic_write, load_params, read_data
+    from .io import atomic_write, read_data
     from .logz import anomaly_score
     model = ebmppl.load(args.file, data=args.consts)
-    params = load_params(args.params, model) if args.params else (model.init_params(0) if model.params else {})
+    params = _params(args, model)
     rows = read_data(args.data, model)
     scores = anomaly_score(model, params, rows)
     out = Path(args.out) / "scores.csv"

@@ -22,7 +22,7 @@ from jax.scipy.special import logsumexp
 
 from .config import float_dtype
 from .errors import EbmError
-from .model.lower import jaxpr_degree
+from .model.affine import enumerate_states, is_affine_in, log_sum_affine
 
 EXACT_LIMIT = 2 ** 24
 
@@ -65,7 +65,7 @@ def plan_exact(model) -> tuple[list, list]:
             cost = int(np.prod([_states(low, s) for s in enum], dtype=object)) if enum else 1
             if best is not None and cost >= best[0]:
                 continue
-            if summed and not _affine(low, params, values, [s.name for s in summed]):
+            if summed and not is_affine_in(lambda v: low.energy(params, v), values, [s.name for s in summed]):
                 continue
             best = (cost, enum, list(summed))
         if best is not None and r and best[0] == 1:
@@ -77,60 +77,17 @@ def plan_exact(model) -> tuple[list, list]:
     return enum, summed
 
 
-def _affine(low, params, values, names) -> bool:
-    rest = {k: v for k, v in values.items() if k not in names}
-
-    def f(*xs):
-        return low.energy(params, {**rest, **dict(zip(names, xs))})
-    closed = jax.make_jaxpr(f)(*[values[n] for n in names])
-    (deg,) = jaxpr_degree(closed.jaxpr, [1] * len(names))
-    return deg <= 1
-
-
-def _configs(low, specs) -> dict:
-    radices, slots = [], []
-    for s in specs:
-        size = int(np.prod(low.shapes[s.name], dtype=np.int64))
-        k = low.domain_args[s.name][0] if s.domain.kind == "categorical" else 2
-        radices += [k] * size
-        slots.append((s, size))
-    total = int(np.prod(radices, dtype=np.int64)) if radices else 1
-    idx = np.arange(total, dtype=np.int64)
-    digits = np.zeros((total, len(radices)), np.int32)
-    for j in range(len(radices) - 1, -1, -1):
-        digits[:, j] = idx % radices[j]
-        idx //= radices[j]
-    out, col = {}, 0
-    for s, size in slots:
-        d = digits[:, col: col + size].reshape((total,) + low.shapes[s.name])
-        col += size
-        if s.domain.kind == "spin":
-            out[s.name] = jnp.asarray(2 * d - 1, float_dtype())
-        elif s.domain.kind == "binary":
-            out[s.name] = jnp.asarray(d, float_dtype())
-        else:
-            out[s.name] = jnp.asarray(d, jnp.int32)
-    return out, total
-
-
 def logz_exact(model, params=None, consts=None, chunk: int = 4096) -> LogZ:
     """log Z by enumeration, summing analytically over variables the energy is affine in."""
     low = model.lowered
     params = params if params is not None else model.init_params(0)
     enum, summed = plan_exact(model)
-    configs, total = _configs(low, enum)
+    configs, total = enumerate_states(enum, low.shapes, low.domain_args)
 
     def log_term(cfg):
         if not summed:
             return -low.energy(params, cfg, consts)
-        r0 = {s.name: jnp.zeros(low.shapes[s.name], float_dtype()) for s in summed}
-        e0, g = jax.value_and_grad(lambda r: low.energy(params, {**cfg, **r}, consts))(r0)
-        out = -e0
-        for s in summed:
-            gs = g[s.name]
-            out = out + (jnp.sum(jax.nn.softplus(-gs)) if s.domain.kind == "binary"
-                         else jnp.sum(jnp.logaddexp(gs, -gs)))
-        return out
+        return log_sum_affine(lambda r: low.energy(params, {**cfg, **r}, consts), summed, low.shapes)
 
     if enum:
         terms = jax.jit(lambda c: jax.lax.map(log_term, c, batch_size=min(chunk, total)))(configs)

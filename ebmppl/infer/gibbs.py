@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..config import float_dtype
-from ..model.lower import jaxpr_degree
+from ..model.affine import jaxpr_degree
 
 
 class Layout(NamedTuple):

@@ -26,6 +26,7 @@ from ..config import float_dtype
 from ..dsl import ast as A
 from ..errors import EbmError, EbmSemanticError, EbmShapeError
 from . import library as L
+from .affine import enumerate_states, is_affine_in, log_sum_affine
 from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper
 
 Env = dict
@@ -833,19 +834,8 @@ class Lowered:
             raise EbmError("free-energy", why, span)
         latents = self.model.latents
         if method == "analytic":
-            def e_of(h):
-                return self.energy(params, {**visible, **h}, consts)
-            h0 = {s.name: jnp.zeros(self.shapes[s.name], float_dtype()) for s in latents}
-            e0, g = jax.value_and_grad(e_of)(h0)
-            total = e0
-            for s in latents:
-                gs = g[s.name]
-                if s.domain.kind == "binary":
-                    total = total - jnp.sum(jax.nn.softplus(-gs))
-                else:  # spin
-                    total = total - jnp.sum(jnp.logaddexp(gs, -gs))
-            return total
-        configs = self._configs()
+            return -log_sum_affine(lambda h: self.energy(params, {**visible, **h}, consts), latents, self.shapes)
+        configs, _ = enumerate_states(latents, self.shapes, self.domain_args)
 
         def neg_e(cfg):
             return -self.energy(params, {**visible, **cfg}, consts)
@@ -855,33 +845,6 @@ class Lowered:
         else:
             vals = jax.vmap(neg_e)(configs)
         return -logsumexp(vals)
-
-    def _configs(self) -> dict:
-        latents = self.model.latents
-        radices, slots = [], []
-        for s in latents:
-            size = int(np.prod(self.shapes[s.name], dtype=np.int64))
-            k = self.domain_args[s.name][0] if s.domain.kind == "categorical" else 2
-            radices.extend([k] * size)
-            slots.append((s, size, k))
-        total = int(np.prod(radices, dtype=np.int64))
-        idx = np.arange(total, dtype=np.int64)
-        digits = np.empty((total, len(radices)), dtype=np.int32)
-        for j in range(len(radices) - 1, -1, -1):
-            digits[:, j] = idx % radices[j]
-            idx //= radices[j]
-        out, col = {}, 0
-        for s, size, k in slots:
-            d = digits[:, col: col + size].reshape((total,) + self.shapes[s.name])
-            col += size
-            if s.domain.kind == "spin":
-                out[s.name] = jnp.asarray(2 * d - 1, dtype=float_dtype())
-            elif s.domain.kind == "binary":
-                out[s.name] = jnp.asarray(d, dtype=float_dtype())
-            else:
-                out[s.name] = jnp.asarray(d, dtype=jnp.int32)
-        return out
-
 
 class FlatDiscrete(dist.Distribution):
     """A flat (log_prob 0) distribution over a finite set of values; NumPyro can enumerate it."""
@@ -911,73 +874,6 @@ class FlatDiscrete(dist.Distribution):
         return jnp.broadcast_to(v, v.shape[:1] + self.batch_shape) if expand else v
 
 
-# ---------------------------------------------------------- affine detection
-_NONLINEAR = 1000
-_PASS = {"neg", "reduce_sum", "broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims",
-         "convert_element_type", "slice", "rev", "copy", "copy_p", "cumsum", "reduce_precision", "real",
-         "stop_gradient", "optimization_barrier"}
-_MAX = {"add", "sub", "add_any", "concatenate", "pad"}
-_SUM = {"mul", "dot_general"}
-
-
-def _sub_jaxpr(eqn):
-    for v in eqn.params.values():
-        j = getattr(v, "jaxpr", None)
-        if j is not None and hasattr(v, "consts"):
-            return v.jaxpr, v
-        if hasattr(v, "eqns") and hasattr(v, "invars"):
-            return v, None
-    return None, None
-
-
-def jaxpr_degree(jaxpr, in_degrees: list[int]) -> list[int]:
-    """Polynomial degree of each output of a jaxpr in the inputs (capped at 'nonlinear')."""
-    deg: dict = {}
-
-    def get(v):
-        if hasattr(v, "val") and not hasattr(v, "count"):  # a Literal
-            return 0
-        return deg.get(v, 0)
-
-    for v, d in zip(jaxpr.invars, in_degrees):
-        deg[v] = d
-    for eqn in jaxpr.eqns:
-        ins = [get(v) for v in eqn.invars]
-        name = eqn.primitive.name
-        if max(ins, default=0) == 0:
-            out = [0] * len(eqn.outvars)
-        elif name in _PASS or name in _MAX:
-            out = [max(ins)] * len(eqn.outvars)
-        elif name in _SUM:
-            out = [min(_NONLINEAR, sum(ins))] * len(eqn.outvars)
-        elif name == "integer_pow":
-            y = eqn.params["y"]
-            out = [min(_NONLINEAR, ins[0] * y) if y >= 0 else _NONLINEAR]
-        elif name == "square":
-            out = [min(_NONLINEAR, 2 * ins[0])]
-        elif name == "div":
-            out = [ins[0] if ins[1] == 0 else _NONLINEAR]
-        elif name in ("select_n",):
-            out = [max(ins[1:]) if ins[0] == 0 else _NONLINEAR]
-        elif name in ("gather", "dynamic_slice"):
-            out = [ins[0] if max(ins[1:], default=0) == 0 else _NONLINEAR]
-        elif name in ("dynamic_update_slice", "scatter-add", "scatter_add", "scatter"):
-            idx = ins[2:] if name == "dynamic_update_slice" else [ins[1]]
-            out = [max(ins[0], ins[-1] if name != "dynamic_update_slice" else ins[1])
-                   if max(idx, default=0) == 0 else _NONLINEAR]
-        else:
-            sub, closed = _sub_jaxpr(eqn)
-            if sub is not None and len(sub.invars) == len(eqn.invars):
-                out = jaxpr_degree(sub, ins)
-            elif sub is not None and closed is not None and len(sub.invars) == len(eqn.invars):
-                out = jaxpr_degree(sub, ins)
-            else:
-                out = [_NONLINEAR] * len(eqn.outvars)
-        for v, d in zip(eqn.outvars, out):
-            deg[v] = d
-    return [get(v) for v in jaxpr.outvars]
-
-
 def _plan_free_energy(low: Lowered) -> tuple[str, str]:
     latents = low.model.latents
     if not latents:
@@ -991,16 +887,8 @@ def _plan_free_energy(low: Lowered) -> tuple[str, str]:
         return "error", (f"latent '{unbounded[0].name}' is an unbounded int and cannot be summed out; "
                          f"give it a finite domain (binary, spin, categorical(K))")
     if all(s.domain.kind in ("binary", "spin") for s in latents):
-        names = [s.name for s in latents]
         params = low.init_params(0)
-        values = low.example_values()
-        vis = {k: v for k, v in values.items() if k not in names}
-
-        def f(*hs):
-            return low.energy(params, {**vis, **dict(zip(names, hs))})
-        closed = jax.make_jaxpr(f)(*[values[n] for n in names])
-        (d,) = jaxpr_degree(closed.jaxpr, [1] * len(names))
-        if d <= 1:
+        if is_affine_in(lambda v: low.energy(params, v), low.example_values(), [s.name for s in latents]):
             what = ", ".join(f"{s.domain.kind} '{s.name}'" for s in latents)
             return "analytic", f"summed out analytically: the energy is affine in {what}"
     states = 1
