@@ -94,6 +94,7 @@ from ebmppl.fit import fit
 from ebmppl.fit import loop as fit_loop
 from ebmppl.fit.api import build_objective
 from ebmppl.fit.problem import Problem
+from ebmppl.fit.shuffle import batch_indices
 from ebmppl.logz import log_likelihood
 from harness import (bench_thunks, blocking, calibrate, compile_clock, compile_times, env_summary, hlo_diff,
                      hlo_histogram, interleaved, log, make_parser, paired, print_table, time_loop, timed_call,
@@ -261,27 +262,21 @@ def fit_keys(seed: int):
 
 def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_data, average=None):
     """A hand-written optax training loop: ``lax.scan`` over steps, minibatches by a per-epoch permutation
-    (the same permutation and per-step keys as ebmppl/fit/loop.py, so the losses match), the objective's
+    (the same shuffle and per-step keys as ebmppl/fit/loop.py, so the losses match), the objective's
     carried state (PCD chains) threaded through, optional Polyak averaging. Nothing else: no NaN guard,
     no kept "last good" params, no gradient norm.
 
     Returns a jitted ``chunk(theta, opt_state, mstate, avg, ts) -> ((theta, opt_state, mstate, avg), losses)``.
     """
     n = int(next(iter(data.values())).shape[0])
-    spe = max(1, n // batch_size)
 
     def loss_of(theta, batch, key, mstate):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         return objective.loss(p, batch, key, mstate)
 
-    def epoch_perm(epoch):
-        return jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
-
     def step(carry, t):
-        (theta, opt_state, mstate, avg), perm = carry
-        epoch, j = t // spe, t % spe
-        perm = lax.cond(j == 0, epoch_perm, lambda e: perm, epoch)
-        idx = lax.dynamic_slice(perm, (j * batch_size,), (batch_size,))
+        theta, opt_state, mstate, avg = carry
+        idx = batch_indices(k_data, t, batch_size, n)
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         (loss, (mstate, _)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
                                                                           jax.random.fold_in(k_steps, t), mstate)
@@ -289,12 +284,10 @@ def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_d
         theta = optax.apply_updates(theta, updates)
         if average:
             avg = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta)
-        return ((theta, opt_state, mstate, avg), perm), loss
+        return (theta, opt_state, mstate, avg), loss
 
     def chunk(theta, opt_state, mstate, avg, ts):
-        perm = epoch_perm(ts[0] // spe)
-        (carry, _), losses = lax.scan(step, ((theta, opt_state, mstate, avg), perm), ts)
-        return carry, losses
+        return lax.scan(step, (theta, opt_state, mstate, avg), ts)
     return chunk
 
 
@@ -323,11 +316,10 @@ def load_digits():
 def rbm_floor(train, chunk_steps: int, predraw: bool):
     """A minimal hand-written JAX PCD for the RBM (the floor): closed-form block Gibbs v -> h -> v on
     persistent chains, analytic free energy F(v) = -b.v - sum softplus(c + vW), sgd, Polyak averaging,
-    per-epoch permutation minibatches. ``predraw``: the chunk's uniforms are drawn before the scan in one
+    per-epoch shuffled minibatches (ebmppl.fit.shuffle.batch_indices, as fit shuffles). ``predraw``: the chunk's uniforms are drawn before the scan in one
     vectorized call (the same numbers as drawing them inside each step)."""
     train = jnp.asarray(train, F32)
     n, B, lr, avgd = train.shape[0], RBM_BATCH, RBM_LR, RBM_AVERAGE
-    spe = n // B
     nh = RBM_HIDDEN
     kd, ks = jax.random.PRNGKey(1), jax.random.PRNGKey(2)
 
@@ -339,18 +331,16 @@ def rbm_floor(train, chunk_steps: int, predraw: bool):
         return jax.random.uniform(kh, (B, nh), F32), jax.random.uniform(kv, (B, train.shape[1]), F32)
 
     def step(carry, xs):
-        p, avg, chains, perm = carry
+        p, avg, chains = carry
         t = xs[0] if predraw else xs
         uh, uv = (xs[1], xs[2]) if predraw else draws(t)
-        epoch, j = t // spe, t % spe
-        perm = lax.cond(j == 0, lambda e: jax.random.permutation(jax.random.fold_in(kd, e), n), lambda e: perm, epoch)
-        batch = train[lax.dynamic_slice(perm, (j * B,), (B,))]
+        batch = train[batch_indices(kd, t, B, n)]
         h = (uh < jax.nn.sigmoid(chains @ p["W"] + p["c"])).astype(F32)
         v = (uv < jax.nn.sigmoid(h @ p["W"].T + p["b"])).astype(F32)
         g = jax.grad(lambda p: jnp.mean(free_energy(p, batch)) - jnp.mean(free_energy(p, v)))(p)
         p = jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g)
         avg = jax.tree_util.tree_map(lambda a, b: avgd * a + (1 - avgd) * b, avg, p)
-        return (p, avg, v, perm), None
+        return (p, avg, v), None
 
     def chunk(carry, ts):
         xs = (ts,) + jax.vmap(draws)(ts) if predraw else ts
@@ -358,7 +348,7 @@ def rbm_floor(train, chunk_steps: int, predraw: bool):
 
     p0 = {"W": 0.01 * jax.random.normal(jax.random.PRNGKey(0), (train.shape[1], nh), F32),
           "b": jnp.zeros(train.shape[1], F32), "c": jnp.zeros(nh, F32)}
-    carry0 = (p0, p0, train[:B], jnp.arange(n))
+    carry0 = (p0, p0, train[:B])
     return chunk, carry0
 
 

@@ -89,6 +89,7 @@ import blackjax
 import numpyro
 import numpyro.distributions as dist
 from numpyro.infer import MCMC, NUTS
+from numpyro.infer.util import initialize_model
 
 import ebmppl
 from ebmppl import diagnostics
@@ -108,6 +109,7 @@ MALA_CHAINS = 64
 GAUSS_DIM, MLP_DIM, HIDDEN = 50, 16, (32, 32)
 ULA_CHAINS, ULA_DIMS = 1024, (2, 16, 64)
 NUTS_CHAINS = 4
+LOGREG_N, LOGREG_DIM = 500, 100
 
 T_BLACKJAX, T_HAND, T_NUMPYRO, T_ULA = 1.0, 0.9, 0.95, 1.7
 
@@ -494,42 +496,112 @@ def eight_schools_numpyro(J, sigma, y=None):
         numpyro.sample("y", dist.Normal(theta, sigma), obs=y)
 
 
-def bench_nuts(cfg, log):
+LOGREG_SRC = """
+const N : int
+const D : int
+const X : real[N, D]
+const y : int[N]
+var alpha : real
+var beta  : real[D]
+alpha ~ normal(0, 5)
+beta ~ normal(0, 1)
+y ~ bernoulli_logit(alpha + X @ beta)
+"""
+
+
+def logreg_numpyro(X, y=None):
+    alpha = numpyro.sample("alpha", dist.Normal(0.0, 5.0))
+    beta = numpyro.sample("beta", dist.Normal(0.0, 1.0).expand([X.shape[1]]).to_event(1))
+    numpyro.sample("y", dist.Bernoulli(logits=alpha + X @ beta), obs=y)
+
+
+def nuts_problems():
+    """(name, ebmppl model, hand-written NumPyro model, its args, variables for ESS) per NUTS problem."""
     data_path = EXAMPLES / "data" / "eight_schools.json"
-    model = ebmppl.load(EXAMPLES / "eight_schools.ebm", data=str(data_path))
     d = json.loads(data_path.read_text())
-    sigma, y = jnp.asarray(d["sigma"], F32), jnp.asarray(d["y"], F32)
+    yield ("eight schools (non-centered)", ebmppl.load(EXAMPLES / "eight_schools.ebm", data=str(data_path)),
+           eight_schools_numpyro, (d["J"], jnp.asarray(d["sigma"], F32), jnp.asarray(d["y"], F32)),
+           ("mu", "tau", "theta_tilde"))
+    rng = np.random.default_rng(0)
+    n, dim = LOGREG_N, LOGREG_DIM
+    X = rng.normal(size=(n, dim)) / np.sqrt(dim)
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-2 * X @ rng.normal(size=dim)))).astype(np.int32)
+    model = ebmppl.parse(LOGREG_SRC, "logreg.ebm", data={"N": n, "D": dim, "X": X.tolist(), "y": y.tolist()})
+    yield (f"logistic regression {dim}-D, {n} rows", model, logreg_numpyro,
+           (jnp.asarray(X, F32), jnp.asarray(y)), ("alpha", "beta"))
+
+
+def blackjax_nuts_runner(nmodel, args, warmup, draws, chains):
+    """seed -> InferenceData: BlackJAX NUTS (window adaptation, then draws), vmapped over chains, on the
+    potential of the same NumPyro model (``numpyro.infer.util.initialize_model``), jitted once."""
+    info = initialize_model(jax.random.PRNGKey(0), nmodel, model_args=args, dynamic_args=False)
+    logdensity = lambda z: -info.potential_fn(z)  # noqa: E731
+
+    def chain(key, pos):
+        k_warm, k_draw = jax.random.split(key)
+        adapt = blackjax.window_adaptation(blackjax.nuts, logdensity, target_acceptance_rate=0.8)
+        (state, kparams), _ = adapt.run(k_warm, pos, num_steps=warmup)
+        step = blackjax.nuts(logdensity, **kparams).step
+
+        def body(s, k):
+            s, inf = step(k, s)
+            return s, (s.position, inf.num_integration_steps, inf.is_divergent)
+        _, out = lax.scan(body, state, jax.random.split(k_draw, draws))
+        return out
+
+    @jax.jit
+    def run(key):
+        k_init, k_run = jax.random.split(key)
+        starts = initialize_model(jax.random.split(k_init, chains), nmodel, model_args=args,
+                                  dynamic_args=False).param_info.z
+        return jax.vmap(chain)(jax.random.split(k_run, chains), starts)
+
+    def runner(seed):
+        pos, n_steps, div = jax.block_until_ready(run(jax.random.PRNGKey(seed)))
+        return diagnostics.to_inference_data({k: np.asarray(v) for k, v in pos.items()},
+                                             {"diverging": np.asarray(div), "n_steps": np.asarray(n_steps)},
+                                             {}, {}, {"inference_library": "blackjax"})
+    return runner
+
+
+def bench_nuts(cfg, log):
+    """Each NUTS problem: ebmppl.sample vs hand-written NumPyro (target) and vs BlackJAX NUTS (info)."""
     W, D = cfg["nuts_warmup"], cfg["nuts_draws"]
-    mcmc = MCMC(NUTS(eight_schools_numpyro), num_warmup=W, num_samples=D, num_chains=NUTS_CHAINS,
-                chain_method="vectorized", progress_bar=False)
-    keep = ("mu", "tau", "theta_tilde")
+    rows, details = [], {}
+    for name, model, nmodel, args, keep in nuts_problems():
+        mcmc = MCMC(NUTS(nmodel), num_warmup=W, num_samples=D, num_chains=NUTS_CHAINS,
+                    chain_method="vectorized", progress_bar=False)
 
-    def peer(seed):
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="There are not enough devices")
-            mcmc.run(jax.random.PRNGKey(seed), d["J"], sigma, y, extra_fields=("diverging", "num_steps"))
-        s = mcmc.get_samples(group_by_chain=True)
-        ef = mcmc.get_extra_fields(group_by_chain=True)
-        return diagnostics.to_inference_data({k: np.asarray(v) for k, v in s.items()},
-                                             {"diverging": np.asarray(ef["diverging"]),
-                                              "n_steps": np.asarray(ef["num_steps"])}, {}, {},
-                                             {"inference_library": "numpyro"})
+        def peer(seed, mcmc=mcmc, args=args):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="There are not enough devices")
+                mcmc.run(jax.random.PRNGKey(seed), *args, extra_fields=("diverging", "num_steps"))
+            s = mcmc.get_samples(group_by_chain=True)
+            ef = mcmc.get_extra_fields(group_by_chain=True)
+            return diagnostics.to_inference_data({k: np.asarray(v) for k, v in s.items()},
+                                                 {"diverging": np.asarray(ef["diverging"]),
+                                                  "n_steps": np.asarray(ef["num_steps"])}, {}, {},
+                                                 {"inference_library": "numpyro"})
 
-    def ebm(seed):
-        return ebmppl.sample(model, sampler="nuts", chains=NUTS_CHAINS, warmup=W, draws=D, key=seed,
-                             progress=False, verbose=False)
+        def ebm(seed, model=model):
+            return ebmppl.sample(model, sampler="nuts", chains=NUTS_CHAINS, warmup=W, draws=D, key=seed,
+                                 progress=False, verbose=False)
 
-    runners = {"ebmppl": ebm, "peer": peer}
-    first = {}
-    for k, f in runners.items():
-        _, wall, comp, _ = timed_call(lambda f=f: f(1000))
-        first[k] = {"wall_s": wall, "compile_s": comp}
-    log(f"  eight schools: first runs ebmppl {first['ebmppl']['wall_s']:.1f} s, NumPyro "
-        f"{first['peer']['wall_s']:.1f} s")
-    rec = full_runs(runners, cfg["nuts_seeds"], ess_vars=list(keep))
-    name = f"NUTS eight schools, {NUTS_CHAINS} chains x {W}+{D}"
-    rows = full_rows(name, rec, first, "NumPyro", None, T_NUMPYRO)
-    return rows, {"first_run": first, "runs": rec, "warmup": W, "draws": D}
+        runners = {"ebmppl": ebm, "peer": peer, "blackjax": blackjax_nuts_runner(nmodel, args, W, D, NUTS_CHAINS)}
+        first = {}
+        for k, f in runners.items():
+            _, wall, comp, _ = timed_call(lambda f=f: f(1000))
+            first[k] = {"wall_s": wall, "compile_s": comp}
+        log(f"  NUTS {name}: first runs ebmppl {first['ebmppl']['wall_s']:.1f} s, NumPyro "
+            f"{first['peer']['wall_s']:.1f} s, BlackJAX {first['blackjax']['wall_s']:.1f} s")
+        rec = full_runs(runners, cfg["nuts_seeds"], ess_vars=list(keep))
+        title = f"NUTS {name}, {NUTS_CHAINS} chains x {W}+{D}"
+        rows += full_rows(title, rec, first, "NumPyro", None, T_NUMPYRO)
+        bj = {"ebmppl": rec["ebmppl"], "peer": rec["blackjax"]}
+        rows += full_rows(title, bj, {"ebmppl": first["ebmppl"], "peer": first["blackjax"]}, "BlackJAX",
+                          None, None)[:1]
+        details[f"nuts {name}"] = {"first_run": first, "runs": rec, "warmup": W, "draws": D}
+    return rows, details
 
 
 # ----------------------------------------------------------------- 3. ULA
@@ -634,7 +706,7 @@ def main(argv=None) -> int:
     if "nuts" in parts:
         r, dt = bench_nuts(cfg, log)
         rows += r
-        details["nuts eight schools"] = dt
+        details.update(dt)
     if "ula" in parts:
         for dim in ULA_DIMS:
             r, dt = bench_ula(dim, cfg)

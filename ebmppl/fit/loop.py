@@ -7,7 +7,7 @@ The loop drives any of them with an optax optimizer: minibatches reshuffled
 every epoch, jitted steps scanned in chunks (no Python loop per step),
 validation and early stopping, a guard that stops on a non-finite loss and
 keeps the last good params, atomic checkpoints (NPZ + JSON, never pickle) and
-exact resume: the step-t key and the epoch permutation are functions of
+exact resume: the step-t key and the epoch shuffle (fit/shuffle.py) are functions of
 (seed, t), so a resumed run retraces the uninterrupted one bit for bit.
 Batches are sharded over all devices along a 'data' mesh axis.
 """
@@ -29,6 +29,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import EbmError
 from ..io import atomic_write
+from .shuffle import batch_indices
 
 
 class Objective(NamedTuple):
@@ -126,22 +127,16 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     opt_state = opt.init(theta)
     data = {k: jnp.asarray(v) for k, v in data.items()}
     mstate = objective.init_state(k_state, data) if objective.init_state else ()
-    steps_per_epoch = max(1, n // batch_size)
     sharding = _batch_sharding(batch_size)
 
     def loss_of(theta, batch, key, mstate):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         return objective.loss(p, batch, key, mstate)
 
-    def epoch_perm(epoch):
-        return jax.random.permutation(jax.random.fold_in(k_data, epoch), n)
-
     def one_step(carry, t):
-        (theta, opt_state, mstate, bad, bad_step, good, avg), perm = carry
-        epoch, j = t // steps_per_epoch, t % steps_per_epoch
-        # a new shuffle at each epoch start (a function of the epoch only, so resume is exact)
-        perm = jax.lax.cond(j == 0, epoch_perm, lambda e: perm, epoch)
-        idx = jax.lax.dynamic_slice(perm, (j * batch_size,), (batch_size,))
+        theta, opt_state, mstate, bad, bad_step, good, avg = carry
+        # a new shuffle each epoch, a function of (k_data, epoch) only, so resume is exact; O(batch) per step
+        idx = batch_indices(k_data, t, batch_size, n)
         batch = jax.tree_util.tree_map(lambda a: a[idx], data)
         if sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, sharding)
@@ -150,7 +145,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         if objective.groups is not None:  # alternating turns: a sign per trainable, 0 = resting
             mask = objective.groups(t)
             g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
-        gnorm = optax.global_norm(g)
+        gnorm = optax.tree.norm(g)
         updates, opt_state_new = opt.update(g, opt_state, theta)
         if objective.groups is not None:  # momentum must not move the resting side
             updates = jax.tree_util.tree_map(lambda u, m: u * jnp.abs(m), updates, mask)
@@ -165,13 +160,11 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
                  bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype), keep(theta, good),
                  keep(avg_new, avg))
-        return (carry, perm), (loss, gnorm, aux)
+        return carry, (loss, gnorm, aux)
 
     @jax.jit
     def run_chunk(carry, ts):
-        perm = epoch_perm(ts[0] // steps_per_epoch)
-        (carry, _), out = jax.lax.scan(one_step, (carry, perm), ts)
-        return carry, out
+        return jax.lax.scan(one_step, carry, ts)
 
     @jax.jit
     def val_loss(theta, mstate):
