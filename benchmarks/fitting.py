@@ -404,8 +404,8 @@ def bench_rbm(cfg, log):
                                                        f"{v['sklearn']:.3f}" for s, v in ll.items()))
 
     # Steady state: ebmppl's own compiled chunk vs hand-written programs vs sklearn, interleaved.
-    run_chunk, (carry0, ts0), _ = rec["run_chunk"]
-    ebm_chunk, info_ebm = compiled_info("ebmppl run_chunk", run_chunk, (carry0, ts0))
+    run_chunk, (carry0, ts0, inputs), _ = rec["run_chunk"]
+    ebm_chunk, info_ebm = compiled_info("ebmppl run_chunk", run_chunk, (carry0, ts0, inputs))
     warm = fits["ebmppl"][0]["compile"]  # run_chunk was compiled inside fit (jit's cache answers .compile() here)
     info_ebm.update(trace_lower_ms=1e3 * (warm["trace"] + warm["lower"]), xla_compile_ms=1e3 * warm["xla"],
                     compile_note="all compiles inside one warm fit call")
@@ -414,7 +414,7 @@ def bench_rbm(cfg, log):
     def ebm_chunks():
         c = carry0
         for ts in ts_all:
-            c, out = ebm_chunk(c, ts)
+            c, out = ebm_chunk(c, ts, inputs)
         return jax.block_until_ready((c, out))
 
     # ebmppl's PCD objective in a hand-written loop (same keys: same losses as fit's chunk).
@@ -426,7 +426,7 @@ def bench_rbm(cfg, log):
     hl = jax.jit(hand_loop(problem, objective, data, RBM_BATCH, opt, k_steps, k_data, average=RBM_AVERAGE))
     hl_c, info_hl = compiled_info("hand loop + ebmppl pcd objective", hl, (*state0, ts0))
     _, hand_losses = hl_c(*state0, ts0)
-    _, (ebm_losses, _, _) = ebm_chunk(carry0, ts0)
+    _, (ebm_losses, _, _) = ebm_chunk(carry0, ts0, inputs)
     loss_diff = float(jnp.max(jnp.abs(hand_losses - ebm_losses)))
     assert loss_diff <= 1e-4 * max(1.0, float(jnp.max(jnp.abs(ebm_losses)))), \
         f"hand loop with ebmppl's pcd objective does not reproduce fit's losses (max diff {loss_diff})"
@@ -467,7 +467,7 @@ def bench_rbm(cfg, log):
     pr_nc = paired([r["wall_minus_compile_s"] for r in e], [r["wall_s"] for r in s])
     med_comp = float(np.median([r["compile_s"] for r in e]))
     comp_parts = {k: float(np.median([r["compile"][k] for r in e])) for k in ("trace", "lower", "xla")}
-    rng_ebm = rng_calls_per_step(jax.make_jaxpr(run_chunk)(carry0, ts0))
+    rng_ebm = rng_calls_per_step(jax.make_jaxpr(run_chunk)(carry0, ts0, inputs))
     rng_floor = rng_calls_per_step(jax.make_jaxpr(rbm_floor(train, RBM_CHUNK, False)[0])(
         rbm_floor(train, RBM_CHUNK, False)[1], ts0))
     per_step = lambda k: 1e6 * best[k] / steps  # noqa: E731
@@ -622,8 +622,8 @@ def bench_loop(dim, cfg, log):
     kw = dict(method="dsm", batch_size=LOOP_BATCH, optimizer="adam", lr=LOOP_LR, progress=False, key=0)
     with capture_jit() as rec:
         _, _, comp, _ = timed_call(lambda: fit(model, {"x": x}, steps=C, chunk=C, **kw), breakdown=True)
-    run_chunk, (carry0, ts0), _ = rec["run_chunk"]
-    ebm_c, info_ebm = compiled_info("ebmppl run_chunk", run_chunk, (carry0, ts0))
+    run_chunk, (carry0, ts0, inputs), _ = rec["run_chunk"]
+    ebm_c, info_ebm = compiled_info("ebmppl run_chunk", run_chunk, (carry0, ts0, inputs))
     info_ebm.update(trace_lower_ms=1e3 * (comp["trace"] + comp["lower"]), xla_compile_ms=1e3 * comp["xla"],
                     compile_note="all compiles inside the (first) fit call")
 
@@ -636,13 +636,13 @@ def bench_loop(dim, cfg, log):
     hand_c, info_hand = compiled_info("hand-written loop", hand, (*state0, ts0))
     copy_c, info_copy = compiled_info("hand-written loop copy", copy_fn(hand), (*state0, ts0))
 
-    _, (ebm_losses, _, _) = ebm_c(carry0, ts0)
+    _, (ebm_losses, _, _) = ebm_c(carry0, ts0, inputs)
     _, hand_losses = hand_c(*state0, ts0)
     diff = float(jnp.max(jnp.abs(ebm_losses - hand_losses)))
     scale = max(1.0, float(jnp.max(jnp.abs(ebm_losses))))
     assert diff <= 1e-4 * scale, f"D={dim}: hand-written loop's losses differ from fit's (max diff {diff})"
 
-    thunks = {"ebmppl": blocking(ebm_c, carry0, ts0), "hand": blocking(hand_c, *state0, ts0),
+    thunks = {"ebmppl": blocking(ebm_c, carry0, ts0, inputs), "hand": blocking(hand_c, *state0, ts0),
               "hand_copy": blocking(copy_c, *state0, ts0)}
 
     # fit's own clock: history["time"] of the chunks after the first (which compiles), one fit call per repeat.

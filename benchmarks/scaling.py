@@ -107,9 +107,9 @@ def bench_data(cfg) -> tuple[list, dict]:
                 continue
             with capture_jit() as rec:
                 fit(model, {"x": x}, method="dsm", steps=C, chunk=C, batch_size=bs, progress=False, key=0)
-            run_chunk, (carry, ts), _ = rec["run_chunk"]
-            compiled = run_chunk.lower(carry, ts).compile()
-            thunks[(label, n)] = (lambda f=compiled, c=carry, t=ts: f(c, t))
+            run_chunk, args, _ = rec["run_chunk"]
+            compiled = run_chunk.lower(*args).compile()
+            thunks[(label, n)] = (lambda f=compiled, a=args: f(*a))
             meta[(label, n)] = bs
         log(f"  rows {n}: compiled")
     res = bench_thunks(thunks, cfg["repeats"], cfg["min_time"], block=True)

@@ -28,7 +28,7 @@ import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ..errors import EbmError
-from ..io import atomic_write
+from ..io import _load_npz, atomic_write
 from .shuffle import batch_indices
 
 
@@ -78,6 +78,11 @@ class FitResult:
         """NCE's learned log Z, if the method learned one."""
         v = self.extra.get("logz")
         return None if v is None else float(v)
+
+    def report(self, model, data, out_dir=None, **kwargs):
+        """A training report of this fit: :func:`ebmppl.report.fit_report` ``(model, self, data, out_dir, ...)``."""
+        from ..report import fit_report
+        return fit_report(model, self, data, out_dir, **kwargs)
 
 
 def make_optimizer(optimizer, lr, clip_norm=None):
@@ -133,7 +138,8 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         return objective.loss(p, batch, key, mstate)
 
-    def one_step(carry, t):
+    def one_step(inputs, carry, t):
+        data, k_steps, k_data = inputs
         theta, opt_state, mstate, bad, bad_step, good, avg = carry
         # a new shuffle each epoch, a function of (k_data, epoch) only, so resume is exact; O(batch) per step
         idx = batch_indices(k_data, t, batch_size, n)
@@ -163,14 +169,17 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         return carry, (loss, gnorm, aux)
 
     @jax.jit
-    def run_chunk(carry, ts):
-        return jax.lax.scan(one_step, carry, ts)
+    def run_chunk(carry, ts, inputs):
+        # data and keys are arguments, not closed-over constants: the compiled chunk is then the same
+        # program for another seed or another data set of the same shape (a persistent-cache hit)
+        return jax.lax.scan(lambda c, t: one_step(inputs, c, t), carry, ts)
 
     @jax.jit
     def val_loss(theta, mstate):
         return loss_of(theta, val_data, jax.random.PRNGKey(12345), mstate)[0]
 
     avg = theta
+    inputs = (data, k_steps, k_data)
     hist = {"step": [], "loss": [], "grad_norm": [], "time": [], "val_step": [], "val_loss": []}
     start = 0
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -190,7 +199,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     while t < steps:
         t_end = min(steps, t + chunk)
         tick = time.perf_counter()
-        carry, (losses, gnorms, auxes) = run_chunk(carry, jnp.arange(t, t_end))
+        carry, (losses, gnorms, auxes) = run_chunk(carry, jnp.arange(t, t_end), inputs)
         losses, gnorms = np.asarray(losses), np.asarray(gnorms)
         dt = (time.perf_counter() - tick) / (t_end - t)
         bad = bool(carry[3])
@@ -207,8 +216,10 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
             bs = int(carry[4])
             kept = (f"kept the params of step {bs - 1}, the last with a finite loss" if bs > 0
                     else "kept the initial params (no step had a finite loss)")
+            last = (f"last finite loss {last_good_loss:.6g} (step {bs - 1})" if np.isfinite(last_good_loss)
+                    else "no step had a finite loss")
             stopped = (f"stopped at step {bs}: the loss or its gradient is not finite "
-                       f"(loss {losses[bs - t]}); last finite loss {last_good_loss:.6g}; {kept}")
+                       f"(loss {losses[bs - t]}); {last}; {kept}")
             print(f"warning: {stopped}", file=sys.stderr)
             t = bs
             break
@@ -273,7 +284,12 @@ def load_checkpoint(folder: Path, model, method, options, like):
     meta_path = folder / "state.json"
     if not meta_path.exists():
         return None
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["step"], meta["file"], meta["fingerprint"]  # noqa: B018 -- the keys a checkpoint must have
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise EbmError("fit", f"cannot read the checkpoint {meta_path} ({e})",
+                       hint="delete the checkpoints folder to start afresh, or drop --resume") from None
     if meta["fingerprint"] != model.fingerprint:
         raise EbmError("fit", f"the checkpoint in {folder} belongs to another model (fingerprint "
                               f"{meta['fingerprint']}, this model {model.fingerprint})",
@@ -282,11 +298,12 @@ def load_checkpoint(folder: Path, model, method, options, like):
         raise EbmError("fit", f"the checkpoint in {folder} was made with method '{meta['method']}' and options "
                               f"{meta['options']}, not '{method}' {_jsonable(options)}",
                        hint="resume with the same method and options")
-    with np.load(folder / meta["file"], allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
+    arrays = _load_npz(folder / meta["file"], "checkpoint")
     leaves, treedef = jax.tree_util.tree_flatten(like)
-    if meta["n_leaves"] != len(leaves):
-        raise EbmError("fit", f"the checkpoint in {folder} does not match this run's state")
+    if meta.get("n_leaves") != len(leaves) or any(
+            f"leaf_{i}" not in arrays or arrays[f"leaf_{i}"].shape != np.shape(l) for i, l in enumerate(leaves)):
+        raise EbmError("fit", f"the checkpoint in {folder} does not match this run's state",
+                       hint="delete the checkpoints folder to start afresh, or drop --resume")
     restored = [jnp.asarray(arrays[f"leaf_{i}"], dtype=l.dtype) for i, l in enumerate(leaves)]
     hist = {k[5:]: arrays[k].tolist() for k in arrays if k.startswith("hist_")}
     return jax.tree_util.tree_unflatten(treedef, restored), int(meta["step"]), hist
