@@ -24,6 +24,9 @@ from .config import float_dtype
 from .errors import EbmError
 from .model.affine import enumerate_states, is_affine_in, log_sum_affine
 
+__all__ = ["LogZ", "logz", "logz_exact", "logz_quadrature", "logz_ais", "log_likelihood", "log_ratio",
+           "anomaly_score", "anomaly_threshold", "denoise", "classify"]
+
 EXACT_LIMIT = 2 ** 24
 
 

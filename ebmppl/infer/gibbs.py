@@ -191,8 +191,15 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
     def block_step(key, z, x, idx, affine):
         idx_j = jnp.asarray(idx)
         on, off = _flip_values(kinds[idx])
+        lo, hi = int(idx[0]), int(idx[-1]) + 1
+        if hi - lo == len(idx):  # a contiguous block (a whole layer): static slices, no gather/scatter
+            get = lambda x: x[lo:hi]  # noqa: E731
+            put = lambda x, v: jax.lax.dynamic_update_slice(x, v, (lo,))  # noqa: E731
+        else:
+            get = lambda x: x[idx_j]  # noqa: E731
+            put = lambda x, v: x.at[idx_j].set(v)  # noqa: E731
         if affine:
-            g = jax.grad(lambda xb: energy(z, x.at[idx_j].set(xb)))(x[idx_j])
+            g = jax.grad(lambda xb: energy(z, put(x, xb)))(get(x))
             delta = g * (on - off)  # E(on) - E(off)
         else:
             e_on = jax.vmap(lambda i, v: energy(z, x.at[i].set(v)))(idx_j, on)
@@ -200,7 +207,7 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
             delta = e_on - e_off
         p_on = jax.nn.sigmoid(-delta)
         u = jax.random.uniform(key, p_on.shape)
-        return x.at[idx_j].set(jnp.where(u < p_on, on, off))
+        return put(x, jnp.where(u < p_on, on, off))
 
     def cat_step(key, z, x, i):
         k = int(max(lay.ks))

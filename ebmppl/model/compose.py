@@ -12,7 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import EbmSemanticError
-from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs
+from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs, tree_str
 
 
 def _merge_specs(a: Model, b: Model) -> tuple[Spec, ...]:
@@ -88,28 +88,52 @@ def temper(model: Model, temperature) -> Model:
     return replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T")
 
 
-def mixture(weights, components, logz=None) -> Model:
-    """A convex mixture of models: p(x) = sum_k w_k p_k(x).
+def mixture(weights, components, logz=None, params=None, **logz_options) -> Model:
+    """A convex mixture of models: p(x) = sum_k w_k p_k(x), with p_k = exp(-E_k - log Z_k).
 
-    Exact when each component is a normalized density (all ``~`` factors over
-    the same variables). Otherwise pass ``logz``, each component's log Z
-    (e.g. from :func:`ebmppl.logz`), and the mixture uses p_k = exp(-E_k - log Z_k).
+    ``logz`` says where each component's log Z comes from:
+
+    - ``None``: every component is a normalized density (all ``~`` factors over the same
+      variables), so every log Z is 0 and the mixture is exact;
+    - ``"estimate"``: estimate each unnormalized component's log Z with :func:`ebmppl.logz` at
+      ``params`` (default: the mixture's initial params); ``logz_options`` (``method="auto"``,
+      ``runs=``, ``points=``, ...) go to it. Normalized components keep log Z = 0;
+    - one entry per component: a number (supplied), an ``ebmppl.LogZ`` (from :func:`ebmppl.logz`;
+      its method and error are recorded) or ``None`` for a normalized component.
+
+    ``model.component_logz`` and ``model.summary()`` say which value each component uses and where it
+    came from. A log Z holds at the params it was computed at: after fitting, re-estimate it with
+    ``model.with_component_logz(params)``.
+
+    Example:
+        >>> a = ebmppl.parse("var x : real\nfactor a = (x + 1)^2 / 2")
+        >>> b = ebmppl.parse("var x : real\nfactor b = (x - 2)^2 / 0.5")
+        >>> m = ebmppl.mixture([0.4, 0.6], [a, b], logz="estimate")   # quadrature: 1-D
+        >>> [round(z.value, 4) for z in m.component_logz]
+        [0.9189, 0.2258]
     """
+    from ..logz import LogZ
     if len(weights) != len(components) or len(components) < 2:
         raise EbmSemanticError("mixture needs at least two components and one weight each")
     if any(not w > 0 for w in np.asarray(weights, dtype=float)):
         raise EbmSemanticError("mixture weights must be positive")
+    estimate = isinstance(logz, str)
+    if estimate and logz != "estimate":
+        raise EbmSemanticError(f"logz must be None, 'estimate' or one value per component, got '{logz}'")
+    if (params is not None or logz_options) and not estimate:
+        raise EbmSemanticError("params and log Z options are for logz='estimate'")
     if logz is None:
         for i, c in enumerate(components):
             if normalized_over(c, c.effective_tree) is None:
                 raise EbmSemanticError(
                     f"mixture component {i + 1} ('{c.name}') is unnormalized: a mixture of unnormalized "
                     f"components needs each component's log Z", None,
-                    "pass logz=[...] (estimate it with ebmppl.logz), or write the components as densities")
+                    "pass logz='estimate' (ebmppl.logz at the params), or logz=[...] values, "
+                    "or write the components as densities")
         overs = {normalized_over(c, c.effective_tree) for c in components}
         if len(overs) != 1:
             raise EbmSemanticError("the components of a mixture must be densities of the same variables")
-    elif len(logz) != len(components):
+    elif not estimate and len(logz) != len(components):
         raise EbmSemanticError("give one log Z per mixture component")
     model = components[0]
     trees = [model.effective_tree]
@@ -118,9 +142,91 @@ def mixture(weights, components, logz=None) -> Model:
         factors, renames = _merge_factors(model, c)
         trees.append(_rename(c.effective_tree, renames))
         model = replace(model, specs=specs, factors=factors, lets=_lets(model, c))
-    tree = Mixture(tuple(float(w) for w in weights), tuple(trees),
-                   None if logz is None else tuple(float(z) for z in logz))
-    return replace(model, tree=tree, name="mixture")
+    weights = tuple(float(w) for w in weights)
+    if logz is None:
+        tree = Mixture(weights, tuple(trees), None, logz_source=tuple(_normalized() for _ in trees))
+    elif estimate:
+        tree = Mixture(weights, tuple(trees), (0.0,) * len(trees))
+    else:
+        sources = []
+        for i, (z, t) in enumerate(zip(logz, trees)):
+            if z is None:
+                if normalized_over(model, t) is None:
+                    raise EbmSemanticError(f"mixture component {i + 1} ('{components[i].name}') is unnormalized "
+                                           f"but its log Z is None", None,
+                                           "give a value, or pass logz='estimate'")
+                sources.append(_normalized())
+            elif isinstance(z, LogZ):
+                sources.append(LogZ(float(z.value), float(z.stderr), z.method, z.detail))
+            else:
+                sources.append(LogZ(float(z), 0.0, "supplied", "given to ebmppl.mixture"))
+        tree = Mixture(weights, tuple(trees), tuple(s.value for s in sources), logz_source=tuple(sources))
+    model = replace(model, tree=tree, name="mixture")
+    return with_component_logz(model, params, **logz_options) if estimate else model
+
+
+def _normalized():
+    from ..logz import LogZ
+    return LogZ(0.0, 0.0, "normalized", "a normalized density")
+
+
+def with_component_logz(model: Model, params=None, method: str = "auto", **logz_options) -> Model:
+    """The model with every unnormalized mixture component's log Z estimated at ``params``.
+
+    Each component is a sub-model (the same specs, its own composition subtree); its log Z comes from
+    :func:`ebmppl.logz` with ``method`` and ``logz_options``; normalized components keep log Z = 0.
+    Nested mixtures are resolved innermost first. The values and where they came from are in
+    ``model.component_logz`` and ``model.summary()``.
+    """
+    from ..errors import EbmError
+    from ..logz import logz as estimate
+    if not _mixtures(model.effective_tree):
+        raise EbmError("logz", f"model '{model.name}' has no mixture", hint="build one with ebmppl.mixture(...)")
+    params = model.init_params(0) if params is None else params
+
+    def visit(node):
+        if isinstance(node, Product):
+            return Product(tuple(visit(c) for c in node.children))
+        if isinstance(node, Temper):
+            return replace(node, child=visit(node.child))
+        if not isinstance(node, Mixture):
+            return node
+        children = tuple(visit(c) for c in node.children)
+        sources = []
+        for c in children:
+            if normalized_over(model, c) is not None:
+                sources.append(_normalized())
+            else:
+                sub = replace(model, tree=c, name=f"{model.name}[{tree_str(c)}]")
+                sources.append(estimate(sub, params, method=method, **logz_options))
+        return replace(node, children=children, logz=tuple(float(s.value) for s in sources),
+                       logz_source=tuple(sources))
+
+    return replace(model, tree=visit(model.effective_tree))
+
+
+def component_logz(model: Model) -> tuple:
+    """One ``ebmppl.LogZ`` per component of every mixture in the model (innermost mixture first)."""
+    from ..logz import LogZ
+    out = []
+    for node in _mixtures(model.effective_tree):
+        if node.logz_source is not None:
+            out.extend(node.logz_source)
+        elif node.logz is not None:
+            out.extend(LogZ(float(z), 0.0, "supplied", "given") for z in node.logz)
+        else:
+            out.extend(_normalized() for _ in node.children)
+    return tuple(out)
+
+
+def _mixtures(node) -> list:
+    """Mixture nodes of a composition tree, innermost first."""
+    if isinstance(node, (Product, Mixture)):
+        inner = [m for c in node.children for m in _mixtures(c)]
+        return inner + [node] if isinstance(node, Mixture) else inner
+    if isinstance(node, Temper):
+        return _mixtures(node.child)
+    return []
 
 
 def normalized_over(model: Model, node):

@@ -145,6 +145,7 @@ class Mixture:
     children: tuple
     logz: Optional[tuple] = None  # each component's log Z, for unnormalized components
     span: Optional[Span] = field(default=None, compare=False)
+    logz_source: Optional[tuple] = field(default=None, compare=False)  # one ebmppl.LogZ per component
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,17 @@ class Model:
     def temper(self, temperature) -> "Model":
         from .compose import temper
         return temper(self, temperature)
+
+    def with_component_logz(self, params=None, method: str = "auto", **logz_options) -> "Model":
+        """Estimate each unnormalized mixture component's log Z at ``params`` (see :func:`ebmppl.logz`)."""
+        from .compose import with_component_logz
+        return with_component_logz(self, params, method, **logz_options)
+
+    @property
+    def component_logz(self) -> tuple:
+        """Each mixture component's log Z as an ``ebmppl.LogZ`` (value, stderr, method, detail)."""
+        from .compose import component_logz
+        return component_logz(self)
 
     def __add__(self, other: "Model") -> "Model":
         from .compose import product

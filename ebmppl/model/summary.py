@@ -44,7 +44,7 @@ def summary(model: Model, lowered=None) -> str:
             n = f"  ({counts[s.name]} values)" if total is not None else ""
             init = ""
             if s.init is not None:
-                init = " = " + (str(s.init.value) if isinstance(s.init, A.Num) else "<expr>") \
+                init = " = " + _fmt(s.init) \
                     if isinstance(s.init, A.Expr) else f" = {s.init}"
             elif s.init_dist is not None:
                 init = f" ~ {s.init_dist.name}(...)"
@@ -76,6 +76,7 @@ def summary(model: Model, lowered=None) -> str:
             what = "unnormalized energy"
         lines.append(f"    {f.name:<{width}}  {what}   ({where})")
     lines.append(f"  model = {tree_str(model.effective_tree)}")
+    lines.extend(_component_logz_lines(model))
     if low is not None and not low.placeholders:
         method, why = low.free_energy_plan()
         lines.append(f"  free energy: {why}")
@@ -86,3 +87,24 @@ def summary(model: Model, lowered=None) -> str:
     for w in model.warnings:
         lines.append(f"  warning: {w}")
     return "\n".join(lines)
+
+
+def _component_logz_lines(model: Model) -> list[str]:
+    """Each mixture component's log Z and where it came from (supplied, normalized, exact, quadrature, ais)."""
+    from .compose import _mixtures, component_logz
+    mixtures = _mixtures(model.effective_tree)
+    if not mixtures:
+        return []
+    zs = iter(component_logz(model))
+    lines = ["  mixture components' log Z (p_k = exp(-E_k - log Z_k)):"]
+    for node in mixtures:
+        for child in node.children:
+            z = next(zs)
+            if z.method == "normalized":
+                how = "normalized density"
+            elif z.method == "supplied":
+                how = "supplied"
+            else:
+                how = f"{z.method} +/- {z.stderr:.2g}" if z.stderr else z.method
+            lines.append(f"    {tree_str(child)}: {z.value:.6g}  ({how})")
+    return lines
