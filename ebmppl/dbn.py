@@ -176,7 +176,7 @@ def _visible_rows(data) -> np.ndarray:
     elif isinstance(data, (str, Path)):
         from .io import read_data
         if str(data).endswith(".npz"):
-            with np.load(data) as f:
+            with np.load(data, allow_pickle=False) as f:
                 data = f["v"]
         else:
             with open(data, encoding="utf-8") as f:

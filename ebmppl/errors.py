@@ -22,6 +22,27 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 
+# Every kind an EbmError can have, and what it means; docs/errors.md shows an example of each
+# (tests/reliability/test_errors_doc.py checks that the code raises no other kind).
+KINDS = {
+    "syntax": "the .ebm text does not parse",
+    "semantic": "the program parses but means nothing: unknown names, wrong domains, bad composition",
+    "shape": "array shapes do not fit together (found when the model is lowered)",
+    "data": "a data, consts or params file (or dict) is missing, malformed or does not fit the model",
+    "io": "a model file cannot be read",
+    "usage": "a command-line option is invalid",
+    "value": "a call to a lowered function lacks a value it needs",
+    "init": "no starting point with a finite energy and gradient",
+    "sample": "a sampling request the model or sampler cannot honour",
+    "fit": "a training request the model or method cannot honour, or a checkpoint that does not fit",
+    "logz": "a partition-function estimate that does not apply to the model",
+    "free-energy": "the latent variables cannot be summed out",
+    "diagnose": "draws that cannot be diagnosed",
+    "plot": "a figure that does not apply to the model",
+    "report": "a training-report computation given unusable inputs",
+}
+
+
 @dataclass(frozen=True, eq=False)
 class Source:
     """A piece of source text and the name it is shown under."""

@@ -5,6 +5,7 @@ Nothing is ever unpickled."""
 from __future__ import annotations
 
 import csv
+import glob
 import io as _io
 import re
 from pathlib import Path
@@ -34,7 +35,7 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
     except FileNotFoundError:
         raise EbmDataError(f"data file '{path}' not found") from None
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # spreadsheets often start a UTF-8 file with a byte-order mark
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise EbmDataError(f"{path}: row {line}: not UTF-8 text (byte {e.start})") from None
@@ -51,7 +52,7 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
     for j, h in enumerate(header):
         m = _COL.match(h)
         if not m:
-            raise EbmDataError(f"{path}: row 1, column {j + 1}: cannot read column name '{h}'",
+            raise EbmDataError(f"{path}: row 1, column {j + 1}: cannot read column name '{_show(h)}'",
                                hint="columns are named like x, x[0] or W[1,2]")
         name, idx = m.group(1), m.group(2)
         key = tuple(int(i) for i in idx.split(",")) if idx else ()
@@ -63,15 +64,15 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
         spec = model.spec(name)
         shape = low.shapes[name]
         if name not in cols:
-            raise EbmDataError(f"{path}: no column for {spec.role} '{name}' ({spec.type_str()})",
+            raise EbmDataError(f"{path}: row 1 (the header): no column for {spec.role} '{name}' ({spec.type_str()})",
                                hint=f"the header needs {_expected(name, shape)}")
         have = cols[name]
         need = list(np.ndindex(*shape)) if shape else [()]
         missing = [k for k in need if k not in have]
         if missing:
-            raise EbmDataError(f"{path}: '{name}' has shape {list(shape)} but column "
+            raise EbmDataError(f"{path}: row 1 (the header): '{name}' has shape {list(shape)} but column "
                                f"'{name}[{','.join(map(str, missing[0]))}]' is missing" if missing[0] else
-                               f"{path}: no column '{name}'")
+                               f"{path}: row 1 (the header): no column '{name}'")
         extra = [k for k in have if k not in set(need)]
         if extra:
             raise EbmDataError(f"{path}: row 1, column {have[extra[0]] + 1}: '{name}' has shape {list(shape)}, "
@@ -86,14 +87,20 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
                 try:
                     v = float(cell)
                 except ValueError:
-                    raise EbmDataError(f"{path}: row {i}, column {j + 1} ('{header[j]}'): '{cell}' is not a number") \
-                        from None
+                    raise EbmDataError(f"{path}: row {i}, column {j + 1} ('{header[j]}'): '{_show(cell)}' is not a "
+                                       f"number") from None
                 if not np.isfinite(v):
                     raise EbmDataError(f"{path}: row {i}, column {j + 1} ('{header[j]}'): value is {cell}")
                 arr[(i - 2,) + k] = v
         _check_domain(arr, spec, path, header, have, low)
         out[name] = arr
     return out
+
+
+def _show(text: str) -> str:
+    """Text for a message: control characters (a stray NUL, a tab) escaped, long cells cut."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return out if len(out) <= 40 else out[:37] + "..."
 
 
 def _expected(name, shape) -> str:
@@ -126,15 +133,35 @@ def _check_domain(arr, spec, path, header, have, low):
                            f"outside the domain {spec.domain} of '{spec.name}'")
 
 
-def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
-    """Read variable arrays from an NPZ file (never unpickles)."""
+def _load_npz(path, what: str) -> dict[str, np.ndarray]:
+    """Every array of an NPZ file, never unpickling; errors name the file and the array."""
+    import zipfile
+    if not Path(path).exists():
+        raise EbmDataError(f"{what} file '{path}' not found")
+    if not zipfile.is_zipfile(path):
+        raise EbmDataError(f"{path}: not an NPZ file (an NPZ is a zip archive of .npy arrays)",
+                           hint="write it with numpy.savez")
+    out = {}
     try:
         with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise EbmDataError(f"data file '{path}' not found") from None
-    except ValueError as e:
+            for k in f.files:
+                try:
+                    out[k] = f[k]
+                except ValueError as e:
+                    why = ("it holds Python objects, and ebmppl never unpickles" if "pickle" in str(e).lower()
+                           else f"it is not a valid .npy array ({e})")
+                    raise EbmDataError(f"{path}: cannot read array '{k}': {why}",
+                                       hint="save plain numeric arrays") from None
+    except EbmDataError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise EbmDataError(f"{path}: cannot read NPZ ({e})") from None
+    return out
+
+
+def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """Read variable arrays from an NPZ file (never unpickles)."""
+    data = _load_npz(path, "data")
     low = model.lowered
     out = {}
     for name in (names if names is not None else [s.name for s in model.vars]):
@@ -203,12 +230,22 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result gets the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):  # left by a killed writer
+        stale.unlink(missing_ok=True)
     return path
+
+
+def _umask() -> int:
+    import os
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def save_params(path, model: Model, params: dict, extra: dict | None = None) -> Path:
@@ -232,18 +269,12 @@ def load_params(path, model: Model) -> dict:
     import jax
     import json
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            flat = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise EbmDataError(f"params file '{path}' not found") from None
-    except (ValueError, OSError) as e:
-        raise EbmDataError(f"{path}: cannot read params ({e})") from None
+    flat = _load_npz(path, "params")
     side = path.with_suffix(".json")
     if side.exists():
         try:
             meta = json.loads(side.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
             raise EbmDataError(f"{side}: cannot read ({e})") from None
         if meta.get("fingerprint") not in (None, model.fingerprint):
             raise EbmDataError(f"{path} holds params of another model ('{meta.get('model')}', fingerprint "
@@ -258,7 +289,16 @@ def load_params(path, model: Model) -> dict:
                                f"{list(v.shape)}")
         if flat[k].dtype.kind not in "fiu":
             raise EbmDataError(f"{path}: array '{k}' has dtype {flat[k].dtype}, not numbers")
+        if not np.all(np.isfinite(flat[k])):
+            bad = [int(i) for i in np.argwhere(~np.isfinite(flat[k]))[0]]
+            raise EbmDataError(f"{path}: array '{k}' is not finite" + (f" at {bad}" if bad else ""))
     extra = set(flat) - set(want)
     if extra:
         raise EbmDataError(f"{path}: array '{sorted(extra)[0]}' is not a param of this model")
+    for s in model.params:  # a value outside its domain would make every density NaN
+        test = {"positive": lambda a: a > 0, "unit": lambda a: (a > 0) & (a < 1)}.get(s.domain.kind)
+        if test is not None and s.name in flat and not np.all(test(flat[s.name])):
+            bad = [int(i) for i in np.argwhere(~test(flat[s.name]))[0]] if flat[s.name].ndim else []
+            raise EbmDataError(f"{path}: array '{s.name}' is outside the domain {s.domain} of param '{s.name}'"
+                               + (f" at {bad}" if bad else ""))
     return _unflatten({k: np.asarray(v, dtype=np.float64) for k, v in flat.items()})

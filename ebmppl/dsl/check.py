@@ -8,6 +8,7 @@ Shapes are checked when the model is lowered (by abstract evaluation, see
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from ..errors import EbmSemanticError, Span, did_you_mean
@@ -17,6 +18,8 @@ from ..model.spec import (CONTINUOUS, DOMAINS, Domain, Factor, LetDef, Mixture, 
 from . import ast as A
 
 _DOMAIN_ARITY = {"interval": 2, "categorical": 1}
+# JAX indexes arrays with int32: no array may hold more elements.
+MAX_ELEMENTS = 2**31 - 1
 
 
 def _err(msg, span, hint=None) -> EbmSemanticError:
@@ -132,6 +135,10 @@ class Checker:
         self._declare(st.name, st.name_span, st.role)
         dom = self.domain(st.type, st.role)
         dims = tuple(self.dim(d) for d in st.type.dims)
+        literal = [d for d in dims if isinstance(d, int)]
+        if literal and math.prod(literal) > MAX_ELEMENTS:
+            raise _err(f"'{st.name}' would have {math.prod(literal):,} elements, more than {MAX_ELEMENTS:,}",
+                       st.type.span, "declare a smaller shape")
         if st.role == "param" and dom.kind not in CONTINUOUS + ("mlp",):
             raise _err(f"a param is learned by gradients, so it must be continuous, not {dom.kind}", st.type.span,
                        "declare it real, positive, unit, interval(lo, hi), ordered or simplex, or make it a const")

@@ -523,6 +523,27 @@ def _hint_for(src: Source, tok, expected, at_eof) -> Optional[str]:
     return None
 
 
+# Deeper trees would exhaust Python's recursion limit in the (recursive) AST builder,
+# checker and lowering; no hand-written model comes near it.
+MAX_DEPTH = 200
+
+
+def _check_depth(src: Source, tree) -> None:
+    """Refuse a statement nested more than MAX_DEPTH levels deep (iteratively: no recursion here)."""
+    stack = [(tree, 0, None)]
+    while stack:
+        node, depth, stmt = stack.pop()
+        if depth == 1:
+            stmt = node
+        if depth > MAX_DEPTH:
+            meta = getattr(stmt, "meta", None)
+            span = (Span(src, meta.line, meta.column, meta.end_line, meta.end_column)
+                    if meta is not None and not getattr(meta, "empty", True) else _eof_span(src))
+            raise EbmSyntaxError(f"this statement is nested more than {MAX_DEPTH} levels deep", span,
+                                 "split it into shorter pieces with `let`, or sum an array with sum(...)")
+        stack.extend((c, depth + 1, stmt) for c in getattr(node, "children", ()) if hasattr(c, "children"))
+
+
 def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=()) -> A.Program:
     """Parse .ebm source text into a :class:`~ebmppl.dsl.ast.Program`.
 
@@ -536,6 +557,7 @@ def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=(
     body = text if text.endswith("\n") else text + "\n"
     try:
         tree = _parser().parse(body)
+        _check_depth(src, tree)
         prog = _Builder(src).transform(tree)
     except UnexpectedInput as err:
         raise _syntax_error(src, err) from None

@@ -76,7 +76,11 @@ def _size(d, ints, s: Spec, where):
         if d.id not in ints:
             raise EbmDataError(f"const '{d.id}' (a size of '{s.name}') has no value in {where}", d.span,
                                f"add \"{d.id}\": ... to the data")
-        return ints[d.id]
+        n = ints[d.id]
+        if not 0 <= n <= 2**31 - 1:
+            raise EbmDataError(f"const '{d.id}' in {where} is {n}, but it is a size of '{s.name}'", d.span,
+                               "a size must be a whole number from 0 to 2^31 - 1")
+        return n
     return None  # an expression: checked when the model is lowered
 
 
@@ -99,6 +103,8 @@ def _convert(s: Spec, value, where, shape):
     if kind in ("int", "categorical", "binary"):
         if not np.all(arr == np.round(arr)):
             raise EbmDataError(f"const '{s.name}' in {where} must hold integers", s.span)
+        if np.any(np.abs(arr) >= 2.0**62):
+            raise EbmDataError(f"const '{s.name}' in {where} holds an integer too large to store", s.span)
         arr = arr.astype(np.int64 if kind == "int" else np.int32)
     else:
         arr = arr.astype(np.float64)

@@ -137,7 +137,10 @@ class Compiler:
     def c_UnOp(self, e: A.UnOp):
         f = self.compile(e.operand)
         if e.op == "-":
-            return lambda env: jnp.negative(f(env))
+            def neg(env):
+                v = jnp.asarray(f(env))
+                return jnp.negative(v.astype(jnp.int32) if v.dtype == jnp.bool_ else v)  # -True == -1, as in Python
+            return neg
         return f
 
     def c_Compare(self, e: A.Compare):
