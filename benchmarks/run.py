@@ -1,6 +1,6 @@
 """Run every benchmark and gather the results: ``make bench`` (full) and ``make bench-quick``.
 
-Each comparison script (lowering.py, sampling.py, fitting.py, scaling.py) runs in its own
+Each comparison script (lowering.py, sampling.py, fitting.py, scaling.py, memory.py) runs in its own
 process (one process per script: ebmppl and its peers side by side in it), writes its rows to
 ``runs/bench/<name>.json``, and prints its own tables as it goes. Then this runner prints the
 headline table — every row that has a target, with its verdict — and, for a full run, writes
@@ -27,7 +27,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SCRIPTS = ("lowering", "sampling", "fitting", "scaling")
+SCRIPTS = ("lowering", "sampling", "fitting", "scaling", "memory")
 LOWERING_TARGET = 1.05
 
 
@@ -45,8 +45,21 @@ def lowering_rows(out: dict) -> list[dict]:
     return rows
 
 
+def memory_rows(out: dict) -> list[dict]:
+    """benchmarks/memory.py reports one run; its peak RSS against the 2 GB budget is a row."""
+    gib = out["peak_rss_bytes"] / 1024**3
+    budget = out["budget_bytes"] / 1024**3
+    return [{"section": "Memory: peak RSS of one sample() run (a fresh child process)",
+             "comparison": f"{out['chains']} chains x {out['draws']} draws of a 10-D model, mala: peak GiB / budget",
+             "ebmppl": gib, "peer": budget, "unit": "", "ratio": gib / budget, "paired": None, "target": 1.0,
+             "higher_better": False, "verdict": "PASS" if gib < budget and out["finite"] else "FAIL",
+             "note": f"draws array {out['draws_bytes'] / 1024**2:.0f} MiB; sample() wall {out['wall_s']:.1f} s"}]
+
+
 def load_rows(path: Path) -> tuple[list[dict], dict]:
     out = json.loads(path.read_text())
+    if "peak_rss_bytes" in out:
+        return memory_rows(out), {}
     rows = lowering_rows(out) if out.get("benchmark") == "lowering" else out["rows"]
     return rows, out.get("environment", {})
 
