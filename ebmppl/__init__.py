@@ -14,14 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import dists
-from .config import config
+from .config import config, init_compile_cache
 from .errors import EbmDataError, EbmError, EbmSemanticError, EbmShapeError, EbmSyntaxError
 from .model.compose import mixture
 from .model.decorators import (binary, categorical, const, declare, density, factor, integer, interval, latent,
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
 from .fit import FitResult, fit  # the function shadows the subpackage's name, on purpose
 from .infer.sample import sample
-from .logz import LogZ, log_likelihood, logz  # the function shadows the module's name, like fit
+from .diagnostics import Diagnosis, DiagnosticWarning, diagnose
+from .logz import (LogZ, anomaly_score, anomaly_threshold, classify, denoise, log_likelihood, log_ratio,
+                   logz)  # the function shadows the module's name, like fit
+from . import report  # ebmppl.report.fit_report, mmd_test: training reports
+from . import dbn
 from .model.spec import Model
 
 
@@ -44,6 +48,7 @@ binomial = dists.binomial
 poisson = dists.poisson
 
 __version__ = "0.1.0"
+_COMPILE_CACHE = init_compile_cache()
 
 
 def _finish(model: Model, data=None) -> Model:
@@ -76,7 +81,8 @@ def load(path, data=None) -> Model:
 
 
 __all__ = [
-    "fit", "FitResult", "sample", "logz", "LogZ", "log_likelihood", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
+    "fit", "FitResult", "sample", "diagnose", "Diagnosis", "DiagnosticWarning", "logz", "LogZ", "log_likelihood",
+    "log_ratio", "anomaly_score", "anomaly_threshold", "denoise", "classify", "dbn", "report", "Model", "parse", "load", "config", "mixture", "factor", "density", "let", "tilde", "declare",
     "var", "latent", "param", "const", "real", "positive", "unit", "interval", "ordered", "simplex", "binary",
     "spin", "categorical", "integer", "mlp", "dists", "EbmError", "EbmSyntaxError", "EbmSemanticError",
     "EbmShapeError", "EbmDataError",

@@ -1,4 +1,4 @@
-"""The command line: ``ebmppl check | demo``.
+"""The command line: ``ebmppl check | fit | sample | diagnose | logz | score | demo``.
 
 A model or data error prints the rendered message and exits 2; never a
 Python traceback for the user's own mistake.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_OK, EXIT_USAGE_OR_MODEL = 0, 2
+EXIT_OK, EXIT_NUMERIC, EXIT_USAGE_OR_MODEL = 0, 1, 2  # 1: fit stopped on a non-finite loss
 
 
 def _common(p: argparse.ArgumentParser):
@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Fit a model's params to data by score matching (sm, ssm, dsm), NCE, contrastive "
                                    "divergence (cd, pcd), flow-contrastive (fce) or variational (vi) training, or "
                                    "maximum likelihood (mle). Writes DIR/params.npz + DIR/params.json, "
-                                   "DIR/history.csv and DIR/loss.png; checkpoints under DIR/checkpoints.")
+                                   "DIR/history.csv, DIR/loss.png and a training report (DIR/fit-report.md with "
+                                   "DIR/fit-report-*.png: curves, a sample-vs-data check, chain diagnostics); "
+                                   "checkpoints under DIR/checkpoints.")
     f.add_argument("file", help="the .ebm model file")
     f.add_argument("--data", required=True, metavar="DATA.csv|npz", help="training data (columns named after vars)")
     f.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a method option, e.g. --option k=5 --option sigma=0.1 (repeatable)")
     f.add_argument("--out", metavar="DIR", default="runs/fit", help="output folder (default runs/fit)")
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    f.add_argument("--no-report", action="store_true", help="skip the training report (fit-report.md, fit-report-*.png)")
     _common(f)
 
     z = sub.add_parser("logz", help="estimate a model's log partition function",
@@ -111,9 +114,42 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", metavar="DIR", default="runs/score", help="output folder (default runs/score)")
     _common(sc)
 
-    d = sub.add_parser("demo", help="run the demo on the bundled examples",
-                       description="Check every bundled example model and evaluate its energy on bundled data.")
-    d.add_argument("--examples", default=None, help="folder of examples (default: the bundled ones)")
+    g = sub.add_parser("diagnose", help="diagnose MCMC draws: summary, warnings, figures and a report",
+                       description="Read DIR/samples.nc (from `ebmppl sample`), print mean, sd, ESS and R-hat per "
+                                   "element and plain-words warnings (divergences, R-hat, ESS, acceptance, tree "
+                                   "depth, chains) with what to try, and write OUT/summary.csv, OUT/report.md and "
+                                   "PNG figures (trace, rank, autocorrelation, forest, pair; energy for NUTS/HMC; "
+                                   "the model's density with the draws for a 2-D continuous model). Exit 0, or 1 "
+                                   "with --strict when a warning fires; 2 for a bad file.")
+    g.add_argument("samples", help="the samples.nc file written by `ebmppl sample`")
+    g.add_argument("--out", metavar="DIR", default=None, help="output folder (default: the samples file's folder)")
+    g.add_argument("--strict", action="store_true", help="exit 1 if any warning fires")
+    g.add_argument("--model", metavar="FILE.ebm", default=None,
+                   help="the model, for the density figure (default: the model file recorded in the samples)")
+    g.add_argument("--params", metavar="PARAMS.npz", default=None,
+                   help="the params the draws used (default: those recorded in the samples, else initial)")
+    g.add_argument("--data", metavar="CONSTS.json", default=None,
+                   help="JSON file binding the model's consts (default: the consts stored in the samples)")
+    g.add_argument("--max-vars", type=int, default=6, metavar="N",
+                   help="scalar elements shown in the trace, rank, autocorrelation and pair plots (default 6; "
+                        "with more elements, those with the lowest bulk ESS)")
+    _common(g)
+
+    d = sub.add_parser("demo", help="fit, sample and diagnose a bundled example (ring, or rbm)",
+                       description="ring (default): fit examples/ring.ebm to examples/data/ring.csv by sliced score "
+                                   "matching, sample it with MALA (4 chains), diagnose the draws, compute log Z by "
+                                   "quadrature and write params, samples, summary, report and figures under "
+                                   "runs/demo. rbm: fit examples/rbm.ebm to binarized 8x8 digits by persistent "
+                                   "contrastive divergence and write sampled digits beside real ones under "
+                                   "runs/demo-rbm. --examples instead checks every bundled example model.")
+    d.add_argument("target", nargs="?", default="ring", choices=["ring", "rbm"], help="which demo (default ring)")
+    d.add_argument("--out", metavar="DIR", default=None, help="output folder (default runs/demo or runs/demo-rbm)")
+    d.add_argument("--examples", nargs="?", const="", default=None, metavar="DIR",
+                   help="instead: check every example model in DIR (default: the bundled ones) and evaluate its "
+                        "energy on its data")
+    d.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    for opt in ("--steps", "--draws", "--warmup", "--thin", "--chains"):  # smaller runs for the tests
+        d.add_argument(opt, type=int, default=None, help=argparse.SUPPRESS)
     _common(d)
     return ap
 
@@ -139,9 +175,13 @@ def main(argv=None) -> int:
             return cmd_logz(args)
         if args.command == "score":
             return cmd_score(args)
+        if args.command == "diagnose":
+            return cmd_diagnose(args)
         if args.command == "demo":
             from .demo import run_demo
-            return run_demo(args.examples)
+            return run_demo(args.target, out=args.out, examples=args.examples, progress=not args.no_progress,
+                            steps=args.steps, draws=args.draws, warmup=args.warmup, thin=args.thin,
+                            chains=args.chains)
     except EbmError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_USAGE_OR_MODEL
@@ -204,9 +244,22 @@ def cmd_fit(args) -> int:
     rows = [",".join(cols)] + [",".join(f"{h[c][i]:.8g}" for c in cols) for i in range(len(h["step"]))]
     atomic_write(out / "history.csv", lambda tmp: Path(tmp).write_text("\n".join(rows) + "\n"))
     _loss_plot(out / "loss.png", h, res.method, model.name)
-    print(f"method {res.method}: {final['steps']} steps, final loss {final['loss']:.6g}"
+    loss = f"{final['loss']:.6g}" if final["loss"] is not None else "none"
+    print(f"method {res.method}: {final['steps']} steps, final loss {loss}"
           + (f", log Z {res.logz:.4f}" if res.logz is not None else "") + f" ({res.stopped})")
     print(f"wrote {out / 'params.npz'}, {out / 'params.json'}, {out / 'history.csv'}, {out / 'loss.png'}")
+    if not args.no_report:
+        from .errors import EbmError
+        from .report import fit_report
+        try:  # the fit is saved already: a report that cannot be made is a warning, not a failed fit
+            rep = fit_report(model, res, args.data, out, key=args.seed)
+        except EbmError as e:
+            print(f"warning: no training report:\n{e.render()}", file=sys.stderr)
+        else:
+            print(f"report: MMD {rep.mmd:.4g}, p-value {rep.p_value:.3f} ({rep.n_samples} model draws vs "
+                  f"{rep.n_data} data rows); wrote {out / 'fit-report.md'}")
+    if res.stopped.startswith("stopped at step"):  # a non-finite loss: the params written are the last good ones
+        return EXIT_NUMERIC
     return EXIT_OK
 
 
@@ -298,6 +351,7 @@ def cmd_sample(args) -> int:
                        thin=args.thin, key=args.seed, progress=not args.no_progress,
                        chain_method=args.chain_method)
     out = Path(args.out) / "samples.nc"
+    diagnostics.record_sources(idata, args.file, args.params, args.data)  # lets `ebmppl diagnose` find the model
     diagnostics.to_netcdf(idata, out)
     print(f"sampler: {idata.posterior.attrs.get('sampler')}, {args.chains} chains x {args.draws} draws "
           f"(warmup {args.warmup})")
@@ -307,6 +361,63 @@ def cmd_sample(args) -> int:
     print(diagnostics.short_summary(idata))
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def cmd_diagnose(args) -> int:
+    from pathlib import Path
+
+    from . import diagnostics
+    from .errors import EbmError
+    if args.max_vars < 1:
+        raise EbmError("usage", "--max-vars must be at least 1")
+    idata = diagnostics.read_samples(args.samples)
+    out = Path(args.out) if args.out else Path(args.samples).parent
+    model, params = _diagnose_model(args, idata)
+    diagnosis, paths = diagnostics.write_report(idata, out, model=model, params=params, max_elements=args.max_vars)
+    print(diagnosis.text())
+    print(f"wrote {out / 'report.md'}, {out / 'summary.csv'} and {len(paths) - 2} figures "
+          f"({', '.join(p.name for p in paths[:-2])})")
+    return 1 if args.strict and diagnosis.warnings else EXIT_OK
+
+
+def _diagnose_model(args, idata):
+    """(model, params) for the density figure: from --model/--params, else the files recorded in the samples.
+
+    An explicit --model that is not the sampled one is an error; a recorded file that is gone or has changed
+    since sampling only costs the density figure (with a note on stderr)."""
+    from pathlib import Path
+
+    import ebmppl
+    from . import diagnostics
+    from .errors import EbmError
+    from .io import load_params
+    attrs = idata.posterior.attrs
+    given = args.model is not None
+    path = args.model or attrs.get("model_file")
+    if path is None:
+        return None, None
+    if not given and not Path(path).is_file():
+        print(f"note: the model file recorded in the samples ({path}) is gone: no density figure "
+              f"(pass --model FILE.ebm)", file=sys.stderr)
+        return None, None
+    try:
+        model = ebmppl.load(path)
+        consts = args.data or attrs.get("consts_file")
+        if model.consts and not model.is_bound:
+            model = model.bind(consts if consts and Path(consts).is_file() else diagnostics.consts_of(idata))
+        if attrs.get("fingerprint") not in (None, model.fingerprint):
+            raise EbmError("data", f"{args.samples} holds draws of model '{attrs.get('model')}' (fingerprint "
+                                   f"{attrs.get('fingerprint')}), not of {path} (fingerprint {model.fingerprint})",
+                           hint="pass the model file the draws came from, or sample this model again")
+        params_file = args.params or attrs.get("params_file")
+        params = load_params(params_file, model) if params_file else (model.init_params(0) if model.params
+                                                                      else {})
+    except EbmError as e:
+        if given:
+            raise
+        print(f"note: no density figure: the recorded model cannot be used ({e.message})", file=sys.stderr)
+        return None, None
+    return model, params
 
 
 if __name__ == "__main__":  # pragma: no cover

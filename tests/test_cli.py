@@ -19,7 +19,7 @@ def test_help(capsys):
     assert "check" in out and "demo" in out
 
 
-@pytest.mark.parametrize("cmd", ["check", "demo"])
+@pytest.mark.parametrize("cmd", ["check", "diagnose", "demo"])
 def test_command_help(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([cmd, "--help"])
@@ -68,7 +68,62 @@ def test_console_script_exit_code_and_stderr(tmp_path):
     assert r.returncode == 2 and "error[syntax]" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_demo_runs(capsys):
-    assert main(["demo"]) == 0
+def test_demo_examples_checks_every_bundled_example(capsys):
+    assert main(["demo", "--examples"]) == 0
     out = capsys.readouterr().out
     assert "all 9 examples checked" in out and "digits_binarized.csv" in out
+
+
+RING_FILES = ["params.npz", "params.json", "samples.nc", "summary.csv", "report.md", "trace.png", "rank.png",
+              "autocorr.png", "forest.png", "pair.png", "density.png"]
+
+
+def test_demo_small_run_writes_everything(tmp_path, capsys):
+    """`ebmppl demo` with hidden smaller sizes: fit, sample, log Z, diagnose, files, in about ten seconds."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--steps", "100", "--draws", "100", "--warmup", "100", "--thin", "1",
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    for step in ["1. fit", "2. sample", "3. log Z by quadrature", "4. diagnose", "sampler mala: 4 chain(s)"]:
+        assert step in text
+    for f in RING_FILES:
+        assert (out / f).is_file() and f in text, f
+    md = (out / "report.md").read_text()
+    assert "sliced score matching" in md and "log Z =" in md and "![density](density.png)" in md
+    assert main(["diagnose", str(out / "samples.nc"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "density.png").is_file()  # the model file is recorded in samples.nc
+
+
+@pytest.mark.slow
+def test_demo_full_size_is_healthy(tmp_path, capsys):
+    """The real `ebmppl demo` settings: the fit recovers the ring and the MALA draws pass every check."""
+    import json
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "no warnings" in text and "warning[" not in text
+    meta = json.loads((out / "params.json").read_text())
+    assert meta["method"] == "ssm"
+    import numpy as np
+    with np.load(out / "params.npz") as p:
+        assert abs(float(p["r"]) - 1.0) < 0.05 and 35 < float(p["k"]) < 65  # radius 1, noise sd 0.1: k near 50
+
+
+@pytest.mark.slow
+def test_demo_rbm(tmp_path, capsys):
+    out = tmp_path / "rbm"
+    assert main(["demo", "rbm", "--out", str(out), "--steps", "200", "--chains", "8", "--draws", "2",
+                 "--warmup", "20", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "mean log-likelihood per digit" in text
+    import matplotlib.image as mpimg
+    img = mpimg.imread(out / "digits.png")
+    assert img.shape[1] > img.shape[0] > 150 and img.std() > 0.1
+    for f in ["params.npz", "params.json", "samples.nc"]:
+        assert (out / f).is_file()
+
+
+def test_demo_rejects_bad_sizes(capsys):
+    assert main(["demo", "--draws", "0", "--no-progress"]) == 2
+    assert "error[usage]" in capsys.readouterr().err

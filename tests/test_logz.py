@@ -77,7 +77,8 @@ def test_nce_log_z_agrees_with_quadrature_and_the_cli_reports_both(tmp_path, cap
     from ebmppl.cli import main
     out = tmp_path / "fit"
     assert main(["fit", "examples/gaussian.ebm", "--data", str(DATA / "gaussian.csv"), "--method", "nce",
-                 "--steps", "1500", "--lr", "0.01", "--batch-size", "500", "--out", str(out), "--no-progress"]) == 0
+                 "--steps", "1500", "--lr", "0.01", "--batch-size", "500", "--out", str(out), "--no-progress",
+                 "--no-report"]) == 0
     capsys.readouterr()
     assert main(["logz", "examples/gaussian.ebm", "--params", str(out / "params.npz")]) == 0
     text = capsys.readouterr().out

@@ -107,7 +107,7 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
                                         gwg_steps)
     if note and verbose:
         print(f"note: {note}", file=sys.stderr)
-    return _to_idata(model, target, samples, stats, sampler, note, reason)
+    return _to_idata(model, target, samples, stats, sampler, note, reason, target_accept)
 
 
 # ------------------------------------------------------------ NumPyro kernels
@@ -232,7 +232,7 @@ def _dims(model, name, shape) -> list[str]:
     return out
 
 
-def _to_idata(model, target, samples, stats, sampler, note, reason):
+def _to_idata(model, target, samples, stats, sampler, note, reason, target_accept=None):
     from .. import diagnostics
     low = target.low
     dims = {k: _dims(model, k, np.shape(v)[2:]) for k, v in samples.items()}
@@ -251,5 +251,7 @@ def _to_idata(model, target, samples, stats, sampler, note, reason):
         attrs["note"] = note
     if reason:
         attrs["sampler_choice"] = reason
+    if target_accept is not None:  # what diagnose checks the acceptance against
+        attrs["target_accept"] = float(target_accept)
     stats = {k: np.asarray(v) for k, v in stats.items()}
     return diagnostics.to_inference_data(samples, stats, const_data, dims, attrs)

@@ -155,7 +155,7 @@ CLI_CASES = [("ring", "ring.csv", m, []) for m in ["sm", "ssm", "dsm", "nce", "f
 @pytest.mark.parametrize("name, data, method, extra", CLI_CASES)
 def test_cli_fit_every_method(tmp_path, capsys, name, data, method, extra):
     rc = main(["fit", str(EXAMPLES / f"{name}.ebm"), "--data", str(DATA / data), "--method", method, "--steps", "40",
-               "--batch-size", "64", "--out", str(tmp_path), "--no-progress", *extra])
+               "--batch-size", "64", "--out", str(tmp_path), "--no-progress", "--no-report", *extra])
     assert rc == 0, capsys.readouterr().err
     meta = json.loads((tmp_path / "params.json").read_text())
     assert meta["fingerprint"] == ebm.load(EXAMPLES / f"{name}.ebm").fingerprint
@@ -178,7 +178,7 @@ def test_cli_fit_bad_data_file(tmp_path, capsys):
 
 def test_params_of_another_model_are_refused(tmp_path, capsys):
     assert main(["fit", str(EXAMPLES / "ring.ebm"), "--data", str(RING_DATA), "--steps", "5", "--out",
-                 str(tmp_path), "--no-progress"]) == 0
+                 str(tmp_path), "--no-progress", "--no-report"]) == 0
     rc = main(["sample", str(EXAMPLES / "gaussian.ebm"), "--params", str(tmp_path / "params.npz"), "--out",
                str(tmp_path)])
     assert rc == 2 and "another model" in capsys.readouterr().err

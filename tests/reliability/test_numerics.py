@@ -99,7 +99,7 @@ def test_cli_fit_stops_on_nan_and_keeps_the_last_good_params(nan_fit_files, tmp_
     out = tmp_path / "out"
     rc = main(["fit", str(d / "m.ebm"), "--data", str(d / "d.csv"), "--method", "sm", "--optimizer", "sgd",
                "--lr", "0.01", "--steps", "400", "--batch-size", "100", "--checkpoint-every", "50",
-               "--out", str(out), "--no-progress"])
+               "--out", str(out), "--no-progress", "--no-report"])
     cap = capsys.readouterr()
     assert rc == 1, cap.err  # 1: finished, but on a numerical failure
     assert "Traceback" not in cap.err
@@ -124,7 +124,7 @@ def test_cli_fit_with_no_finite_step(tmp_path, capsys):
     data = tmp_path / "zeros.csv"
     data.write_text("x[0],x[1]\n" + "0,0\n" * 20)
     rc = main(["fit", "examples/ring.ebm", "--data", str(data), "--method", "sm", "--steps", "20",
-               "--out", str(tmp_path / "o"), "--no-progress"])
+               "--out", str(tmp_path / "o"), "--no-progress", "--no-report"])
     cap = capsys.readouterr()
     assert rc == 1 and "Traceback" not in cap.err
     assert "stopped at step 0" in cap.err and "no step had a finite loss" in cap.err
