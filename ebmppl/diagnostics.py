@@ -42,8 +42,14 @@ def to_inference_data(posterior: dict, sample_stats: dict, constant_data: dict, 
 
 
 def summary(idata, var_names=None, kind="all", round_to=2):
-    """ArviZ's summary table (mean, sd, HDI, MCSE, ESS bulk/tail, R-hat) as a pandas DataFrame."""
-    return _az().summary(idata, var_names=var_names, kind=kind, round_to=round_to)
+    """ArviZ's summary table (mean, sd, HDI, MCSE, ESS bulk/tail, R-hat) as a pandas DataFrame.
+
+    An element that never moves (a constant draw, e.g. a clamped unit of an RBM) has R-hat and ESS NaN in
+    the table; NumPy's divide-by-zero warnings about it are not shown to the user.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _az().summary(idata, var_names=var_names, kind=kind, round_to=round_to)
 
 
 def ess(idata, var_names=None, method="bulk"):
