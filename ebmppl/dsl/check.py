@@ -627,7 +627,7 @@ class Checker:
                 if o is None:
                     raise _err("a mixture of unnormalized components needs each component's log Z", ce.span,
                                "write each component as a density (`factor a : x ~ normal(...)`), or build "
-                               "the mixture in Python with ebmppl.mixture(..., logz=[...])")
+                               "the mixture in Python with ebmppl.mixture(..., logz='estimate') or logz=[...] values")
             if len({frozenset(o) for o in over}) != 1:
                 raise _err("the components of a mixture must be densities of the same variables", e.span,
                            "; ".join(f"component {i + 1} is over {sorted(o)}" for i, o in enumerate(over)))
