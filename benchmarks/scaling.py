@@ -151,8 +151,13 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     if "chains" in details:
-        print(f"\nvectorization: chain-steps/s reach 90% of the best at {details['chains']['knee_chains']} chains; "
-              f"beyond that, more chains cost about linearly (the cores are saturated).")
+        knee, sizes = details["chains"]["knee_chains"], cfg["chains"]
+        if knee == sizes[-1]:
+            print(f"\nvectorization: chain-steps/s still rise at the largest size ({knee} chains): on this machine "
+                  f"more chains keep paying up to there.")
+        else:
+            print(f"\nvectorization: chain-steps/s reach 90% of the best at {knee} chains; beyond that, more chains "
+                  f"cost about linearly (the cores are saturated).")
     print(f"Total {time.perf_counter() - t0:.0f} s, load average now {os.getloadavg()[0]:.1f}.")
     if args.json:
         write_json(args.json, {"benchmark": "scaling", "config": cfg, "environment": env, "rows": rows,
