@@ -44,7 +44,7 @@ from ebmppl.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
-STEPS = 5000
+STEPS = 20000  # long enough that a random kill lands mid-run even with a warm compile cache
 
 
 def _args(out, resume=False):
@@ -77,7 +77,7 @@ def _run_killed_at_random(out, rng):
     deadline = time.time() + 300
     while p.poll() is None and time.time() < deadline and (_state(out) or {}).get("step", 0) <= before:
         time.sleep(0.02)
-    time.sleep(rng.uniform(0.0, 0.2))
+    time.sleep(rng.uniform(0.0, 0.05))
     if p.poll() is None:
         os.kill(p.pid, signal.SIGKILL)
     p.wait()
