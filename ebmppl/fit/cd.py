@@ -43,14 +43,29 @@ def _discrete_sweeper(problem):
     blocks = G.Blocks(tuple(blocks.blocks[i] for i in order), tuple(blocks.affine[i] for i in order),
                       blocks.categorical)
 
+    sizes = [len(b) for b in blocks.blocks]
+    cuts = np.cumsum(sizes)[:-1].tolist()
+
     def sweeps(params, key, d, k):
+        """k sweeps of every chain in the batch ``d`` (a leading chain axis)."""
         sweep = G.make_sweep(lay, blocks, lambda z, d: model.energy(params, d))
         z = jnp.zeros((0,), float_dtype())
+        n = next(iter(d.values())).shape[0]
+        if len(blocks.categorical) == 0:
+            # two-state blocks only: the uniforms of all chains and sweeps in one draw
+            u = jax.random.uniform(key, (k, n, sum(sizes)), float_dtype())
 
-        def body(d, kk):
-            return sweep(kk, z, d)[0], None
-        d, _ = jax.lax.scan(body, d, jax.random.split(key, k))
-        return d
+            def body(d, u_k):
+                us = jnp.split(u_k, cuts, axis=1)
+                return jax.vmap(lambda us_i, d_i: sweep.with_uniforms(us_i, z, d_i))(us, d), None
+            d, _ = jax.lax.scan(body, d, u)
+            return d
+
+        def one_chain(kk, d):
+            def body(d, k2):
+                return sweep(k2, z, d)[0], None
+            return jax.lax.scan(body, d, jax.random.split(kk, k))[0]
+        return jax.vmap(one_chain)(jax.random.split(key, n), d)
 
     def random_state(key, n):
         return jax.vmap(target.random_discrete)(jax.random.split(key, n))
@@ -99,8 +114,7 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
         sweeps, random_state, target = _discrete_sweeper(problem)
 
         def negatives(params, key, start):
-            n = next(iter(start.values())).shape[0]
-            return jax.vmap(lambda kk, d: sweeps(params, kk, d, k))(jax.random.split(key, n), start)
+            return sweeps(params, key, start, k)
 
         def start_from(batch, key):
             d = dict(batch)
@@ -153,13 +167,14 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
         return noise(key, size)
 
     def loss(params, batch, key, state):
+        if buffer_size is None:  # persistent chains: all of them move, by the step's key
+            neg = negatives(params, key, state)
+            value, aux = energy_terms(params, batch, neg)
+            return value, (jax.tree_util.tree_map(jax.lax.stop_gradient, neg), aux)
         k_pick, k_reinit, k_noise, k_move = jax.random.split(key, 4)
-        if buffer_size is None:
-            idx = jnp.arange(size)
-        else:
-            idx = jax.random.choice(k_pick, size, (n_chains,), replace=False)
+        idx = jax.random.choice(k_pick, size, (n_chains,), replace=False)
         start = jax.tree_util.tree_map(lambda a: a[idx], state)
-        if buffer_size is not None and reinit_prob > 0:
+        if reinit_prob > 0:
             fresh = noise(k_noise, idx.shape[0])
             re = jax.random.uniform(k_reinit, (idx.shape[0],)) < reinit_prob
             start = jax.tree_util.tree_map(

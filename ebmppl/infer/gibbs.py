@@ -189,6 +189,10 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
         return energy_of(z, lay.unflatten(x))
 
     def block_step(key, z, x, idx, affine):
+        return block_step_u(jax.random.uniform(key, (len(idx),)), z, x, idx, affine)
+
+    def block_step_u(u, z, x, idx, affine):
+        """One block from its conditionals, given one uniform per element."""
         idx_j = jnp.asarray(idx)
         on, off = _flip_values(kinds[idx])
         lo, hi = int(idx[0]), int(idx[-1]) + 1
@@ -206,8 +210,7 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
             e_off = jax.vmap(lambda i, v: energy(z, x.at[i].set(v)))(idx_j, off)
             delta = e_on - e_off
         p_on = jax.nn.sigmoid(-delta)
-        u = jax.random.uniform(key, p_on.shape)
-        return put(x, jnp.where(u < p_on, on, off))
+        return put(x, jnp.where(u.astype(p_on.dtype) < p_on, on, off))
 
     def cat_step(key, z, x, i):
         k = int(max(lay.ks))
@@ -231,6 +234,15 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
             x, _ = jax.lax.scan(body, x, (ckeys, jnp.asarray(cats)))
         return lay.unflatten(x), jnp.ones((), float_dtype())
 
+    def update_u(us, z, d):
+        """A sweep over the two-state blocks with its uniforms given (one array per block): trainers draw
+        the uniforms of all chains and sweeps in one call instead of splitting a key per chain."""
+        x = lay.flatten(d)
+        for u, idx, aff in zip(us, blocks.blocks, blocks.affine):
+            x = block_step_u(u, z, x, idx, aff)
+        return lay.unflatten(x)
+
+    update.with_uniforms = update_u
     return update
 
 
