@@ -28,6 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from harness import fmt_val  # noqa: E402  (benchmarks/ is not a package; the runner itself only formats)
 SCRIPTS = ("lowering", "sampling", "fitting", "scaling", "memory")
 LOWERING_TARGET = 1.05
 
@@ -66,8 +68,6 @@ def load_rows(path: Path) -> tuple[list[dict], dict]:
 
 
 def fmt(v, unit) -> str:
-    sys.path.insert(0, str(HERE))
-    from harness import fmt_val
     return fmt_val(v, unit, compact=True)
 
 

@@ -16,6 +16,14 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
 
 
+def _model_args(p: argparse.ArgumentParser, params=None):
+    """The model file, its params (when ``params`` names them) and its consts file, as most commands take them."""
+    p.add_argument("file", help="the .ebm model file")
+    if params:
+        p.add_argument("--params", metavar="PARAMS.npz", help=f"{params} (default: the model's initial params)")
+    p.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="ebmppl",
@@ -29,8 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Parse and check a .ebm model and print a summary: variables, params, "
                                    "consts, factors and how the free energy is computed. Exit 0 if the model "
                                    "is valid, 2 with the error otherwise.")
-    c.add_argument("file", help="the .ebm model file")
-    c.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    _model_args(c, params=None)
     _common(c)
 
     s = sub.add_parser("sample", help="draw MCMC chains from a model; write samples.nc and print a summary",
@@ -38,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "random-walk Metropolis, block Gibbs or Gibbs-with-gradients. Writes "
                                    "DIR/samples.nc (ArviZ netCDF, written atomically) and prints mean, sd, R-hat "
                                    "and ESS per variable.")
-    s.add_argument("file", help="the .ebm model file")
-    s.add_argument("--params", metavar="PARAMS.npz", help="fitted params (default: the model's initial params)")
-    s.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    _model_args(s, params="fitted params")
     from .infer.sample import SAMPLERS
     s.add_argument("--sampler", default="auto", choices=SAMPLERS, help="the sampler (default: auto)")
     s.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
@@ -93,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "exact method that applies, else AIS). Prints the value, its standard error "
                                    "and how it was computed; with a params file from `ebmppl fit --method nce` "
                                    "also NCE's learned log Z.")
-    z.add_argument("file", help="the .ebm model file")
-    z.add_argument("--params", metavar="PARAMS.npz", help="params (default: the model's initial params)")
-    z.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    _model_args(z, params="params")
     z.add_argument("--method", default="auto", choices=["auto", "exact", "quadrature", "ais"],
                    help="estimation method (default auto)")
     z.add_argument("--runs", type=int, default=256, help="AIS runs (default 256)")
