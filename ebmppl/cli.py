@@ -10,6 +10,7 @@ import argparse
 import sys
 
 EXIT_OK, EXIT_NUMERIC, EXIT_USAGE_OR_MODEL = 0, 1, 2  # 1: fit stopped on a non-finite loss
+EXIT_WARNINGS = 1  # diagnose --strict: a warning fired
 
 
 def _common(p: argparse.ArgumentParser):
@@ -380,7 +381,7 @@ def cmd_diagnose(args) -> int:
     print(diagnosis.text())
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'} and {len(paths) - 2} figures "
           f"({', '.join(p.name for p in paths[:-2])})")
-    return 1 if args.strict and diagnosis.warnings else EXIT_OK
+    return EXIT_WARNINGS if args.strict and diagnosis.warnings else EXIT_OK
 
 
 def _diagnose_model(args, idata):
