@@ -260,6 +260,12 @@ def fit_keys(seed: int):
     return jax.random.split(jax.random.PRNGKey(seed), 5)
 
 
+def step_rand(objective, key, rows: int):
+    """What a step of ``objective.loss`` takes: its random numbers drawn from the step key (inside the
+    step, as a hand-written loop would), or the key itself for methods that draw internally."""
+    return objective.draw(key, rows) if objective.draw else key
+
+
 def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_data, average=None):
     """A hand-written optax training loop: ``lax.scan`` over steps, minibatches by a per-epoch permutation
     (the same shuffle and per-step keys as ebmppl/fit/loop.py, so the losses match), the objective's
@@ -272,7 +278,7 @@ def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_d
 
     def loss_of(theta, batch, key, mstate):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
-        return objective.loss(p, batch, key, mstate)
+        return objective.loss(p, batch, step_rand(objective, key, batch_size), mstate)
 
     def step(carry, t):
         theta, opt_state, mstate, avg = carry
@@ -541,7 +547,8 @@ def sm_step(problem, objective, opt):
     """One optimizer step as ebmppl/fit/loop.py computes it (its loss_of wrapper), without the loop."""
     def loss_of(theta, batch, key):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
-        return objective.loss(p, batch, key, ())[0]
+        rows = next(iter(batch.values())).shape[0]
+        return objective.loss(p, batch, step_rand(objective, key, rows), ())[0]
 
     def step(theta, opt_state, batch, key):
         loss, g = jax.value_and_grad(loss_of)(theta, batch, key)

@@ -47,11 +47,11 @@ def build_objective(method: str, problem: Problem, data: dict, batch_size: int, 
     opts = dict(options)
     try:
         if method == "sm":
-            return Objective(sm.sm_loss(problem, **opts))
+            return sm.sm_loss(problem, **opts)
         if method == "ssm":
-            return Objective(sm.ssm_loss(problem, **opts))
+            return sm.ssm_loss(problem, **opts)
         if method == "dsm":
-            return Objective(sm.dsm_loss(problem, **opts))
+            return sm.dsm_loss(problem, **opts)
         if method == "nce":
             return nce.nce_objective(problem, data, **opts)
         if method == "cd":

@@ -46,20 +46,29 @@ def _discrete_sweeper(problem):
     sizes = [len(b) for b in blocks.blocks]
     cuts = np.cumsum(sizes)[:-1].tolist()
 
-    def sweeps(params, key, d, k):
-        """k sweeps of every chain in the batch ``d`` (a leading chain axis)."""
+    two_state = len(blocks.categorical) == 0
+
+    def uniforms(key, n, k):
+        """The uniforms of k sweeps of n chains of two-state blocks, in one draw."""
+        return jax.random.uniform(key, (k, n, sum(sizes)), float_dtype())
+
+    def sweeps_with(params, u, d):
+        """Sweeps of every chain in ``d`` (a leading chain axis) by the uniforms ``u`` (two-state blocks)."""
         sweep = G.make_sweep(lay, blocks, lambda z, d: model.energy(params, d))
         z = jnp.zeros((0,), float_dtype())
-        n = next(iter(d.values())).shape[0]
-        if len(blocks.categorical) == 0:
-            # two-state blocks only: the uniforms of all chains and sweeps in one draw
-            u = jax.random.uniform(key, (k, n, sum(sizes)), float_dtype())
 
-            def body(d, u_k):
-                us = jnp.split(u_k, cuts, axis=1)
-                return jax.vmap(lambda us_i, d_i: sweep.with_uniforms(us_i, z, d_i))(us, d), None
-            d, _ = jax.lax.scan(body, d, u)
-            return d
+        def body(d, u_k):
+            us = jnp.split(u_k, cuts, axis=1)
+            return jax.vmap(lambda us_i, d_i: sweep.with_uniforms(us_i, z, d_i))(us, d), None
+        return jax.lax.scan(body, d, u)[0]
+
+    def sweeps(params, key, d, k):
+        """k sweeps of every chain in the batch ``d`` (a leading chain axis)."""
+        n = next(iter(d.values())).shape[0]
+        if two_state:
+            return sweeps_with(params, uniforms(key, n, k), d)
+        sweep = G.make_sweep(lay, blocks, lambda z, d: model.energy(params, d))
+        z = jnp.zeros((0,), float_dtype())
 
         def one_chain(kk, d):
             def body(d, k2):
@@ -69,7 +78,8 @@ def _discrete_sweeper(problem):
 
     def random_state(key, n):
         return jax.vmap(target.random_discrete)(jax.random.split(key, n))
-    return sweeps, random_state, target
+    # persistent two-state chains can take their uniforms pre-drawn (the loop draws a block of steps at once)
+    return sweeps, random_state, target, ((uniforms, sweeps_with) if two_state else None)
 
 
 def _continuous_mover(problem, sampler, step_size):
@@ -111,7 +121,7 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
     n_chains = int(chains or batch_size)
 
     if discrete:
-        sweeps, random_state, target = _discrete_sweeper(problem)
+        sweeps, random_state, target, predrawn = _discrete_sweeper(problem)
 
         def negatives(params, key, start):
             return sweeps(params, key, start, k)
@@ -165,6 +175,19 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
 
     def init_state(key, data):
         return noise(key, size)
+
+    if buffer_size is None and discrete and predrawn is not None:
+        # persistent two-state chains: the step's randomness is the sweeps' uniforms, drawn by the loop
+        uniforms, sweeps_with = predrawn
+
+        def draw(key, rows):
+            return uniforms(key, size, k)
+
+        def loss_u(params, batch, u, state):
+            neg = sweeps_with(params, u, state)
+            value, aux = energy_terms(params, batch, neg)
+            return value, (jax.tree_util.tree_map(jax.lax.stop_gradient, neg), aux)
+        return Objective(loss_u, init_state=init_state, draw=draw)
 
     def loss(params, batch, key, state):
         if buffer_size is None:  # persistent chains: all of them move, by the step's key

@@ -10,6 +10,19 @@ keeps the last good params, atomic checkpoints (NPZ + JSON, never pickle) and
 exact resume: the step-t key and the epoch shuffle (fit/shuffle.py) are functions of
 (seed, t), so a resumed run retraces the uninterrupted one bit for bit.
 Batches are sharded over all devices along a 'data' mesh axis.
+
+Two things keep a small step cheap on a CPU, where per-step overheads rival the
+maths:
+
+- *blocks*: a chunk is a scan over blocks of up to 128 steps; each block gathers
+  its steps' minibatches and draws their random numbers (the method's
+  ``draw(key_t, rows)``, else its step keys) in one vectorized call before an
+  inner scan runs the steps. The numbers are the same as drawing them inside
+  each step (threefry is counter-based), so results do not depend on the block size;
+- *an optimistic guard*: the steps run without the NaN guard's selects; the host
+  checks the chunk's losses and gradient norms, and only a chunk with a non-finite
+  one is replayed from its start under the guard (compiled on first use), which
+  stops at the first bad step and keeps the last good params.
 """
 
 from __future__ import annotations
@@ -31,6 +44,10 @@ from ..errors import EbmError
 from ..io import _load_npz, atomic_write
 from .shuffle import batch_indices
 
+# a block of steps gathers its minibatches and draws its random numbers up front: at most BLOCK_MAX steps
+# and about BLOCK_ELEMENTS numbers (1 MiB of float32, cache-sized) per block
+BLOCK_MAX, BLOCK_ELEMENTS = 128, 1 << 18
+
 
 class Objective(NamedTuple):
     """A training method.
@@ -41,12 +58,16 @@ class Objective(NamedTuple):
     init_state: ``(key, data) -> state`` carried between steps (e.g. persistent chains), or None.
     groups: for alternating (adversarial) methods, a function ``step -> mask pytree`` of which
         trainables move at that step; None = all every step.
+    draw: ``(key, rows) -> pytree`` of the random numbers one step of ``loss`` uses for a batch of
+        ``rows`` rows; ``loss`` then receives them in place of the key. None = ``loss`` gets the key.
+        The loop draws a block of steps' numbers in one vectorized call (see the module docs).
     """
 
     loss: Callable
     init_extra: Optional[Callable] = None
     init_state: Optional[Callable] = None
     groups: Optional[Callable] = None
+    draw: Optional[Callable] = None
 
 
 @dataclass(frozen=True)
@@ -134,20 +155,18 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     mstate = objective.init_state(k_state, data) if objective.init_state else ()
     sharding = _batch_sharding(batch_size)
 
-    def loss_of(theta, batch, key, mstate):
-        p = {**problem.constrain(theta["model"]), **theta["extra"]}
-        return objective.loss(p, batch, key, mstate)
+    draw = objective.draw or (lambda key, rows: key)
 
-    def one_step(inputs, carry, t):
-        data, k_steps, k_data = inputs
-        theta, opt_state, mstate, bad, bad_step, good, avg = carry
-        # a new shuffle each epoch, a function of (k_data, epoch) only, so resume is exact; O(batch) per step
-        idx = batch_indices(k_data, t, batch_size, n)
-        batch = jax.tree_util.tree_map(lambda a: a[idx], data)
+    def loss_of(theta, batch, rand, mstate):
+        p = {**problem.constrain(theta["model"]), **theta["extra"]}
+        return objective.loss(p, batch, rand, mstate)
+
+    def update(state, t, batch, rand):
+        """One optimizer step: the new (theta, opt_state, mstate, avg) and the step's (loss, gnorm, aux)."""
+        theta, opt_state, mstate, avg = state
         if sharding is not None:
             batch = jax.lax.with_sharding_constraint(batch, sharding)
-        (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch,
-                                                                               jax.random.fold_in(k_steps, t), mstate)
+        (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch, rand, mstate)
         if objective.groups is not None:  # alternating turns: a sign per trainable, 0 = resting
             mask = objective.groups(t)
             g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
@@ -156,27 +175,66 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         if objective.groups is not None:  # momentum must not move the resting side
             updates = jax.tree_util.tree_map(lambda u, m: u * jnp.abs(m), updates, mask)
         theta_new = optax.apply_updates(theta, updates)
-        ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
-        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
-        # `good`: the last params whose loss was finite (what a failed run returns)
         if average:  # Polyak-Ruppert: an exponential moving average of the iterates
-            avg_new = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
-        else:
-            avg_new = avg
-        carry = (keep(theta_new, theta), keep(opt_state_new, opt_state), keep(mstate_new, mstate),
-                 bad | ~ok, jnp.where(bad | ok, bad_step, t).astype(bad_step.dtype), keep(theta, good),
-                 keep(avg_new, avg))
-        return carry, (loss, gnorm, aux)
+            avg = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
+        return (theta_new, opt_state_new, mstate_new, avg), (loss, gnorm, aux)
+
+    def fast_step(state, xs):
+        return update(state, *xs)
+
+    def guarded_step(carry, xs):
+        # the replay of a chunk that met a non-finite loss: stop moving at the first bad step
+        state, bad, bad_step, good = carry
+        new, out = update(state, *xs)
+        loss, gnorm, _ = out
+        ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
+        keep = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
+        # `good`: the last params whose loss was finite (what a failed run returns)
+        return (keep(new, state), bad | ~ok, jnp.where(bad | ok, bad_step, xs[0]).astype(bad_step.dtype),
+                keep(state[0], good)), out
+
+    def block_inputs(ts, inputs):
+        """The minibatches and random numbers of the steps ``ts``, gathered and drawn in one go."""
+        data, k_steps, k_data = inputs
+        idx = jax.vmap(lambda t: batch_indices(k_data, t, batch_size, n))(ts)
+        batches = jax.tree_util.tree_map(lambda a: a[idx], data)
+        rands = jax.vmap(lambda t: draw(jax.random.fold_in(k_steps, t), batch_size))(ts)
+        return ts, batches, rands
+
+    row_size = sum(int(np.prod(v.shape[1:], dtype=np.int64)) for v in data.values())
+    rand_size = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
+        jax.eval_shape(lambda k: draw(k, batch_size), jax.random.PRNGKey(0))))
+    block = int(max(1, min(BLOCK_MAX, BLOCK_ELEMENTS // max(1, batch_size * row_size + rand_size))))
+
+    def scan_blocks(step, carry, ts, inputs):
+        """``lax.scan(step)`` over the steps ``ts`` in blocks of ``block`` steps (see the module docs)."""
+        size = min(block, ts.shape[0])
+        q = ts.shape[0] // size
+        outs = []
+        if q:
+            def one_block(c, tb):
+                return jax.lax.scan(step, c, block_inputs(tb, inputs))
+            carry, out = jax.lax.scan(one_block, carry, ts[:q * size].reshape(q, size))
+            outs.append(jax.tree_util.tree_map(lambda a: a.reshape((q * size,) + a.shape[2:]), out))
+        if ts.shape[0] > q * size:
+            carry, out = jax.lax.scan(step, carry, block_inputs(ts[q * size:], inputs))
+            outs.append(out)
+        return carry, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *outs) if len(outs) > 1 else outs[0]
 
     @jax.jit
-    def run_chunk(carry, ts, inputs):
+    def run_chunk(state, ts, inputs):
         # data and keys are arguments, not closed-over constants: the compiled chunk is then the same
         # program for another seed or another data set of the same shape (a persistent-cache hit)
-        return jax.lax.scan(lambda c, t: one_step(inputs, c, t), carry, ts)
+        return scan_blocks(fast_step, state, ts, inputs)
+
+    @jax.jit
+    def run_chunk_guarded(carry, ts, inputs):
+        return scan_blocks(guarded_step, carry, ts, inputs)
 
     @jax.jit
     def val_loss(theta, mstate):
-        return loss_of(theta, val_data, jax.random.PRNGKey(12345), mstate)[0]
+        rows = int(next(iter(val_data.values())).shape[0])
+        return loss_of(theta, val_data, draw(jax.random.PRNGKey(12345), rows), mstate)[0]
 
     avg = theta
     inputs = (data, k_steps, k_data)
@@ -191,19 +249,26 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
             (theta, opt_state, mstate, avg), start, hist = loaded
             if progress:
                 print(f"resuming from step {start} ({ckpt})", file=sys.stderr)
-    carry = (theta, opt_state, mstate, jnp.zeros((), bool), jnp.zeros((), jnp.int32), theta, avg)
+    state = (theta, opt_state, mstate, avg)
     best, since_best, stopped = np.inf, 0, "steps"
     last_good_loss = np.nan
+    kept = None  # the params a failed run returns
     t0 = time.perf_counter()
     t = start
     while t < steps:
         t_end = min(steps, t + chunk)
         tick = time.perf_counter()
-        carry, (losses, gnorms, auxes) = run_chunk(carry, jnp.arange(t, t_end), inputs)
+        ts = jnp.arange(t, t_end)
+        new_state, (losses, gnorms, auxes) = run_chunk(state, ts, inputs)
         losses, gnorms = np.asarray(losses), np.asarray(gnorms)
         dt = (time.perf_counter() - tick) / (t_end - t)
-        bad = bool(carry[3])
-        n_ok = (t_end - t) if not bad else int(carry[4]) - t
+        bad = not (np.isfinite(losses).all() and np.isfinite(gnorms).all())
+        if bad:  # replay the chunk from its start under the guard: stop at the first bad step
+            g0 = (state, jnp.zeros((), bool), jnp.zeros((), jnp.int32), state[0])
+            (new_state, _, bad_step, kept), _ = run_chunk_guarded(g0, ts, inputs)
+            bs = int(bad_step)
+        state = new_state
+        n_ok = (t_end - t) if not bad else bs - t
         hist["step"].extend(range(t, t + n_ok))
         hist["loss"].extend(losses[:n_ok].tolist())
         hist["grad_norm"].extend(gnorms[:n_ok].tolist())
@@ -213,19 +278,18 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         if n_ok:
             last_good_loss = float(losses[n_ok - 1])
         if bad:
-            bs = int(carry[4])
-            kept = (f"kept the params of step {bs - 1}, the last with a finite loss" if bs > 0
+            what = (f"kept the params of step {bs - 1}, the last with a finite loss" if bs > 0
                     else "kept the initial params (no step had a finite loss)")
             last = (f"last finite loss {last_good_loss:.6g} (step {bs - 1})" if np.isfinite(last_good_loss)
                     else "no step had a finite loss")
             stopped = (f"stopped at step {bs}: the loss or its gradient is not finite "
-                       f"(loss {losses[bs - t]}); {last}; {kept}")
+                       f"(loss {losses[bs - t]}); {last}; {what}")
             print(f"warning: {stopped}", file=sys.stderr)
             t = bs
             break
         t = t_end
         if val_data is not None:
-            vl = float(val_loss(carry[6] if average else carry[0], carry[2]))
+            vl = float(val_loss(state[3] if average else state[0], state[2]))
             hist["val_step"].append(t)
             hist["val_loss"].append(vl)
             if vl < best - 1e-12:
@@ -238,13 +302,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
                     print(stopped, file=sys.stderr)
                 break
         if ckpt is not None and checkpoint_every and (t % checkpoint_every == 0 or t == steps):
-            save_checkpoint(ckpt, model, method, options, (carry[0], carry[1], carry[2], carry[6]), t, hist)
+            save_checkpoint(ckpt, model, method, options, state, t, hist)
         if progress:
             _progress(t, steps, hist, time.perf_counter() - t0, start)
     if progress:
         print(file=sys.stderr)
-    final = carry[6] if average else carry[0]
-    theta, _, mstate = (carry[5] if bool(carry[3]) else final), carry[1], carry[2]
+    theta, _, mstate, avg = state
+    theta = kept if kept is not None else (avg if average else theta)
     fitted = {k: np.asarray(v) if not isinstance(v, dict) else jax.tree_util.tree_map(np.asarray, v)
               for k, v in problem.constrain(theta["model"]).items()}
     extra = {k.lstrip("@"): jax.tree_util.tree_map(np.asarray, v) for k, v in theta["extra"].items()}

@@ -46,10 +46,14 @@ def nce_objective(problem, data, noise=None, nu: float = 1.0, logz_init=None) ->
     def init_extra(key):
         return {"@logz": jnp.asarray(0.0 if logz_init is None else logz_init, flat.dtype)}
 
-    def loss(params, batch, key, state):
+    def draw(key, rows):
+        """One step's noise draws: ν times the batch's rows from q (the loop draws a block of steps at once)."""
+        m = max(1, int(round(nu * rows)))
+        return q.sample(key, (m,)).reshape(m, -1)
+
+    def loss(params, batch, xn, state):
         xd = jax.vmap(problem.flatten)(batch)
-        m = max(1, int(round(nu * xd.shape[0])))
-        xn = q.sample(key, (m,)).reshape(m, -1).astype(xd.dtype)
+        xn = xn.astype(xd.dtype)
         logz = params["@logz"]
 
         def g(v):
@@ -57,4 +61,4 @@ def nce_objective(problem, data, noise=None, nu: float = 1.0, logz_init=None) ->
         gd, gn = jax.vmap(g)(xd), jax.vmap(g)(xn)
         value = -jnp.mean(jax.nn.log_sigmoid(gd)) - nu * jnp.mean(jax.nn.log_sigmoid(-gn))
         return value, (state, {"logz": logz})
-    return Objective(loss, init_extra)
+    return Objective(loss, init_extra, draw=draw)

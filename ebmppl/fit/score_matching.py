@@ -8,13 +8,17 @@ With s(x) = ∇ₓ log p(x) = −∇ₓE(x):
 - ``dsm``: J = E[ ½ |s(x̃) + (x̃ − x)/σ²|² ], x̃ = x + σε: fits the σ-smoothed density; several σ
   (``sigma=[...]``) average the objective weighted by σ².
 
-Each is a pure ``loss(params, batch, key, state) -> (value, (state, aux))``.
+Each is an :class:`~ebmppl.fit.loop.Objective`: a pure ``loss(params, batch, rand, state) -> (value,
+(state, aux))``; ``ssm`` and ``dsm`` also give ``draw(key, rows)``, the random numbers of one step
+(projections; noise levels and noise), which the loop draws for a block of steps at once.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from .loop import Objective
 
 
 def sm_loss(problem):
@@ -29,7 +33,7 @@ def sm_loss(problem):
     def loss(params, batch, key, state):
         flat = jax.vmap(problem.flatten)(batch)
         return jnp.mean(jax.vmap(lambda v: one(params, v))(flat)), (state, {})
-    return loss
+    return Objective(loss)
 
 
 def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", variance_reduced: bool = True):
@@ -40,13 +44,20 @@ def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", va
     if n_projections < 1:
         raise ValueError("n_projections must be at least 1")
 
-    def one(params, v, key):
+    dtype = jnp.result_type(float)
+
+    def draw(key, rows):
+        """The projections of one step: (rows, n_projections, D), one key per row."""
+        def one_row(k):
+            if projection == "rademacher":
+                return jax.random.rademacher(k, (n_projections, problem.dim), dtype=dtype)
+            return jax.random.normal(k, (n_projections, problem.dim), dtype=dtype)
+        return jax.vmap(one_row)(jax.random.split(key, rows))
+
+    def one(params, v, p):
         e = lambda v: problem.flat_energy(params, v)  # noqa: E731
         grad_e = jax.grad(e)
-        if projection == "rademacher":
-            p = jax.random.rademacher(key, (n_projections, v.shape[0]), dtype=v.dtype)
-        else:
-            p = jax.random.normal(key, (n_projections, v.shape[0]), dtype=v.dtype)
+        p = p.astype(v.dtype)
         g, hvps = jax.vmap(lambda u: jax.jvp(grad_e, (v,), (u,)))(p)  # g: (P, D), hvps = H u
         quad = jnp.sum(p * hvps, axis=-1)  # uᵀ H u = -uᵀ(∇s)u
         if variance_reduced:
@@ -55,11 +66,10 @@ def ssm_loss(problem, n_projections: int = 1, projection: str = "rademacher", va
             second = jnp.mean(0.5 * jnp.sum(p * g, axis=-1) ** 2)
         return -jnp.mean(quad) + second
 
-    def loss(params, batch, key, state):
+    def loss(params, batch, projections, state):
         flat = jax.vmap(problem.flatten)(batch)
-        keys = jax.random.split(key, flat.shape[0])
-        return jnp.mean(jax.vmap(lambda v, k: one(params, v, k))(flat, keys)), (state, {})
-    return loss
+        return jnp.mean(jax.vmap(lambda v, p: one(params, v, p))(flat, projections)), (state, {})
+    return Objective(loss, draw=draw)
 
 
 def dsm_loss(problem, sigma=0.1):
@@ -68,17 +78,24 @@ def dsm_loss(problem, sigma=0.1):
     if not bool(jnp.all(sigmas > 0)):
         raise ValueError("sigma must be positive")
 
-    def one(params, v, key):
-        k1, k2 = jax.random.split(key)
-        s = sigmas[jax.random.randint(k1, (), 0, sigmas.shape[0])]
-        noise = jax.random.normal(k2, v.shape, v.dtype)
+    def draw(key, rows):
+        """One step's (noise-level index, N(0, I) noise) per row, one key per row."""
+        def one_row(k):
+            k1, k2 = jax.random.split(k)
+            return jax.random.randint(k1, (), 0, sigmas.shape[0]), jax.random.normal(k2, (problem.dim,),
+                                                                                   sigmas.dtype)
+        return jax.vmap(one_row)(jax.random.split(key, rows))
+
+    def one(params, v, level, noise):
+        s = sigmas[level].astype(v.dtype)
+        noise = noise.astype(v.dtype)
         xt = v + s * noise
         score = -jax.grad(lambda u: problem.flat_energy(params, u))(xt)
         # weighted by sigma^2 so every noise level contributes on the same scale
         return 0.5 * s ** 2 * jnp.sum((score + noise / s) ** 2)
 
-    def loss(params, batch, key, state):
+    def loss(params, batch, rand, state):
         flat = jax.vmap(problem.flatten)(batch)
-        keys = jax.random.split(key, flat.shape[0])
-        return jnp.mean(jax.vmap(lambda v, k: one(params, v, k))(flat, keys)), (state, {})
-    return loss
+        levels, noise = rand
+        return jnp.mean(jax.vmap(lambda v, lv, z: one(params, v, lv, z))(flat, levels, noise)), (state, {})
+    return Objective(loss, draw=draw)

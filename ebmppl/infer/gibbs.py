@@ -234,9 +234,38 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
             x, _ = jax.lax.scan(body, x, (ckeys, jnp.asarray(cats)))
         return lay.unflatten(x), jnp.ones((), float_dtype())
 
+    # blocks that are exactly whole variables (an RBM's layers): moved in the variables' own arrays,
+    # without flattening the state into one vector and slicing it back each sweep
+    whole = {}
+    for i, idx in enumerate(blocks.blocks):
+        for name, off, size in zip(lay.names, lay.offsets, lay.sizes):
+            if len(idx) == size and int(idx[0]) == off and int(idx[-1]) == off + size - 1 \
+                    and np.all(np.diff(idx) == 1) and lay.kinds[lay.names.index(name)] != "categorical":
+                whole[i] = name
+
+    def var_step_u(u, z, d, i, affine):
+        """Block ``i``, the whole variable ``whole[i]``, from its conditionals given one uniform per element."""
+        name = whole[i]
+        shape = lay.shapes[lay.names.index(name)]
+        on, off = (a.reshape(shape) for a in _flip_values(kinds[blocks.blocks[i]]))
+        xb = d[name]
+        if affine:
+            delta = jax.grad(lambda v: energy_of(z, {**d, name: v}))(xb) * (on - off)
+        else:
+            flat_on, flat_off = (a.reshape(-1) for a in (on, off))
+            e = jax.vmap(lambda j, v: energy_of(z, {**d, name: xb.reshape(-1).at[j].set(v).reshape(shape)}))
+            j = jnp.arange(flat_on.shape[0])
+            delta = (e(j, flat_on) - e(j, flat_off)).reshape(shape)
+        p_on = jax.nn.sigmoid(-delta)
+        return {**d, name: jnp.where(u.reshape(shape).astype(p_on.dtype) < p_on, on, off).astype(xb.dtype)}
+
     def update_u(us, z, d):
         """A sweep over the two-state blocks with its uniforms given (one array per block): trainers draw
         the uniforms of all chains and sweeps in one call instead of splitting a key per chain."""
+        if len(whole) == len(blocks.blocks):
+            for i, (u, aff) in enumerate(zip(us, blocks.affine)):
+                d = var_step_u(u, z, d, i, aff)
+            return d
         x = lay.flatten(d)
         for u, idx, aff in zip(us, blocks.blocks, blocks.affine):
             x = block_step_u(u, z, x, idx, aff)

@@ -45,6 +45,36 @@ def test_nan_guard_keeps_last_good_params(capsys):
     assert np.isfinite(r.params["a"]) and r.params["a"] > 0
     assert len(r.history["loss"]) < 400 and np.all(np.isfinite(r.history["loss"]))
     assert "warning: stopped at step" in capsys.readouterr().err
+    # the chunks run unguarded and a chunk with a bad step is replayed under the guard: the kept params are
+    # exactly those of an uninterrupted run up to the last good step
+    bs = int(r.stopped.split()[3].rstrip(":"))
+    upto = fit(m, {"x": x}, method="sm", steps=bs - 1, batch_size=100, lr=0.1, optimizer="sgd", progress=False,
+               chunk=20)
+    assert r.params["a"] == upto.params["a"]
+    np.testing.assert_array_equal(r.history["loss"][:-1], upto.history["loss"])  # + the last good step's loss
+
+
+@pytest.mark.parametrize("method", ["pcd", "dsm"])
+def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
+    # a block of steps gathers its batches and draws its numbers up front; the numbers are those of
+    # drawing inside each step, so the block size (here 1, and 7 with a remainder in each chunk) changes nothing
+    from ebmppl.fit import loop
+    if method == "pcd":
+        m = ebm.parse("var v : binary[6]\nlatent h : binary[3]\nparam W : real[6, 3] ~ normal(0, 0.1)\n"
+                      "param b : real[6] = 0\nparam c : real[3] = 0\nfactor rbm = -(v @ W @ h + b @ v + c @ h)")
+        data = {"v": (np.random.default_rng(0).random((200, 6)) < 0.3).astype(float)}
+        kw = dict(method="pcd", batch_size=10, lr=0.05, optimizer="sgd", average=0.9)
+    else:
+        m, data = ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}
+        kw = dict(method="dsm", batch_size=64, sigma=[0.1, 0.3])
+    runs = []
+    for block in (1, 7, loop.BLOCK_MAX):
+        monkeypatch.setattr(loop, "BLOCK_MAX", block)
+        runs.append(fit(m, data, steps=60, chunk=30, progress=False, key=2, **kw))
+    for r in runs[1:]:
+        for name in r.params:
+            np.testing.assert_array_equal(r.params[name], runs[0].params[name])
+        np.testing.assert_array_equal(r.history["loss"], runs[0].history["loss"])
 
 
 def test_early_stopping(ring_xy):
