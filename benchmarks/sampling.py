@@ -49,7 +49,8 @@ Three comparisons, each in one process, on the same problem, sizes and dtype (fl
    chains, D in {2, 16, 64}, divided by one gradient evaluation of the (hand-written) energy,
    ``jax.vmap``-ed over the 1024 chains and jitted. Two ways: amortized in a ``lax.scan`` of the
    same length (gradient loop carries ``x - 1e-4 * grad`` so nothing is hoisted), and one
-   jitted call per step / per gradient (dispatch included).
+   jitted call per step / per gradient (dispatch included; each ULA call steps the state the last
+   one returned, so the kernel's block draws of noise, one call in ``block``, are amortized as in use).
 
 Method (as benchmarks/lowering.py): compile cost is measured separately (trace + lower, XLA
 compile); warm compiled calls are timed in one process, each followed by
@@ -280,12 +281,23 @@ def kernel_state(kernel, z0, key, num_warmup=0, past_warmup=False):
 
 
 # ---------------------------------------------------------------------- timing
-def bench_programs(progs: dict, repeats: int, min_time: float) -> dict:
-    """progs: {name: (jitted fn, args)} -> {name: {best_s, samples, compile, hlo}}; interleaved, best of repeats."""
+def bench_programs(progs: dict, repeats: int, min_time: float, chained=()) -> dict:
+    """progs: {name: (jitted fn, args)} -> {name: {best_s, samples, compile, hlo}}; interleaved, best of repeats.
+
+    ``chained``: names of one-argument programs ``state -> state`` that each call feeds its last result
+    (successive kernel steps, as a user stepping a kernel from Python would), not the same args again."""
     thunks, out = {}, {}
     for name, (f, args) in progs.items():
         compiled, out[name] = compile_record(f, args)
-        thunks[name] = (lambda c=compiled, a=args: c(*a))
+        if name in chained:
+            box = list(args)
+
+            def step(c=compiled, box=box):
+                box[0] = c(box[0])
+                return box[0]
+            thunks[name] = step
+        else:
+            thunks[name] = (lambda c=compiled, a=args: c(*a))
     # each program's loop lasts >= min_time
     for k, v in bench_thunks(thunks, repeats, min_time, block=True).items():
         out[k].update(v)
@@ -651,7 +663,7 @@ def bench_ula(dim, cfg):
         "ula_call": (jax.jit(lambda s: kernel.sample(s)), (state,)),
         "grad_call_copy": (jax.jit(lambda x, _g=grad: _g(x)), (z0,)),
     }
-    res = bench_programs(progs, cfg["repeats"], cfg["min_time"])
+    res = bench_programs(progs, cfg["repeats"], cfg["min_time"], chained=("ula_call",))
     us = {k: 1e6 * v["best_s"] / (n_steps if k.endswith("loop") else 1) for k, v in res.items()}
     S = {k: v["samples_s"] for k, v in res.items()}
     name = f"ULA mlp {dim}-D, {ULA_CHAINS} chains"

@@ -1,14 +1,19 @@
 """The shared ``MCMCKernel`` behind ebmppl's own samplers.
 
-A kernel here is a pure continuous core ``step(key, z, lp, grad,
-logdensity_and_grad, step_size, inv_mass)`` (MALA, ULA, random-walk
-Metropolis) and/or a discrete core ``update(key, z, d) -> (d, info)`` (block
-Gibbs, Gibbs-with-gradients). :class:`EbmKernel` adds what every sampler
-needs, once: step-size adaptation by dual averaging toward a target
-acceptance, a diagonal preconditioner from warmup (Welford), and the
-alternation of continuous and discrete moves for mixed models. Being a
-``numpyro.infer.mcmc.MCMCKernel``, it gets chains, warmup, thinning, progress
-bars and chain methods from ``numpyro.infer.MCMC``.
+A kernel here is a pure continuous core ``step_with(noise, z, lp, grad,
+logdensity_and_grad, step_size, inv_mass)`` with its ``draw(key, z) -> noise``
+(MALA, ULA, random-walk Metropolis) and/or a discrete core
+``update(key, z, d) -> (d, info)`` (block Gibbs, Gibbs-with-gradients).
+:class:`EbmKernel` adds what every sampler needs, once: step-size adaptation by
+dual averaging toward a target acceptance, a diagonal preconditioner from
+warmup (Welford), the alternation of continuous and discrete moves for mixed
+models, and *noise blocks*: every ``block`` steps each chain draws the next
+``block`` steps' random numbers in one vectorized call (a buffer in the
+state), because on a CPU a per-step threefry call for a few thousand numbers
+costs as much as the step's maths (MALA, 64 chains x 50-D: 55 µs of per-step
+draws against 17 µs in blocks of 8 steps). Being a ``numpyro.infer.mcmc.MCMCKernel``, it
+gets chains, warmup, thinning, progress bars and chain methods from
+``numpyro.infer.MCMC``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from numpyro.infer.hmc_util import dual_averaging, welford_covariance
 from numpyro.infer.mcmc import MCMCKernel
 
@@ -34,7 +40,14 @@ class EbmState(NamedTuple):
     diverging: Any
     discrete_accept: Any  # discrete move's acceptance (Gibbs: 1)
     rng_key: Any
+    noise: Any = ()  # the continuous move's random numbers for the rest of this block of steps
 
+
+# a chain draws its continuous moves' random numbers for up to NOISE_MAX steps at once, keeping all
+# chains' buffers within NOISE_ELEMENTS numbers (2 MiB of float32); blocks shorter than NOISE_MIN steps
+# cost more than they save (the buffer rides in the loop's carry), so then each step draws its own
+# (measured on a 2-core CPU, ULA on an MLP energy with 1024 chains at D = 2, 16, 64, MALA with 64 chains)
+NOISE_MIN, NOISE_MAX, NOISE_ELEMENTS = 8, 64, 1 << 19
 
 _da_init, _da_update = dual_averaging()
 _wf_init, _wf_update, _wf_final = welford_covariance(diagonal=True)
@@ -55,9 +68,14 @@ class EbmKernel(MCMCKernel):
     note: Optional[str] = None
 
     def __init__(self, target, cont_step: Optional[Callable] = None, *, step_size=0.1, target_accept=0.574,
-                 adapt_step=True, adapt_mass=False, discrete=None, schedule: Optional[Callable] = None):
+                 adapt_step=True, adapt_mass=False, discrete=None, schedule: Optional[Callable] = None,
+                 draw: Optional[Callable] = None):
+        """``cont_step(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass)`` takes the numbers
+        ``draw(key, z)`` gives; without ``draw`` it takes the key itself (``step(key, ...)`` cores)."""
         self.target = target
         self.cont_step = cont_step if target.dim > 0 else None
+        self.draw = draw if draw is not None else (lambda key, z: key)
+        self.block = 1
         self.discrete = discrete if target.disc else None
         self.init_step_size = float(step_size)
         self.target_accept = float(target_accept)
@@ -78,7 +96,15 @@ class EbmKernel(MCMCKernel):
 
     def init(self, rng_key, num_warmup, init_params, model_args=(), model_kwargs=None):
         self.num_warmup = int(num_warmup)
-        if jnp.ndim(init_params["z"]) == 2:  # vectorized chains: one state per chain
+        batched = jnp.ndim(init_params["z"]) == 2  # vectorized chains: one state per chain
+        if self.cont_step is not None:
+            z1 = init_params["z"][0] if batched else init_params["z"]
+            per_step = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
+                jax.eval_shape(self.draw, jax.random.PRNGKey(0), z1)))
+            chains = init_params["z"].shape[0] if batched else 1
+            block = min(NOISE_MAX, NOISE_ELEMENTS // max(1, chains * per_step))
+            self.block = int(block) if block >= NOISE_MIN else 1
+        if batched:
             return jax.vmap(self._init_one)(rng_key, init_params)
         return self._init_one(rng_key, init_params)
 
@@ -88,28 +114,49 @@ class EbmKernel(MCMCKernel):
         dtype = z.dtype
         step = jnp.asarray(self.init_step_size, dtype)
         da = _da_init(jnp.log(10.0 * step))
+        noise = ()
+        if self.block > 1:  # an empty buffer of the right shape: the first sample() fills it
+            noise = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(
+                lambda k: jax.vmap(lambda kk: self.draw(kk, z))(jax.random.split(k, self.block)), rng_key))
         return EbmState({"z": z, "d": d}, lp, grad, jnp.zeros((), jnp.int32), step, jnp.ones_like(z), da,
                         _wf_init(z.shape[0]), jnp.ones((), dtype), jnp.zeros((), bool), jnp.ones((), dtype),
-                        rng_key)
+                        rng_key, noise)
+
+    def _refill(self, state: EbmState) -> EbmState:
+        """The next ``block`` steps' continuous random numbers of one chain, in one draw."""
+        key, k_block = jax.random.split(state.rng_key)
+        z = state.position["z"]
+        noise = jax.vmap(lambda k: self.draw(k, z))(jax.random.split(k_block, self.block))
+        return state._replace(rng_key=key, noise=noise)
 
     def sample(self, state: EbmState, model_args=(), model_kwargs=None) -> EbmState:
         batched = jnp.ndim(state.i) == 1  # vectorized chains: every chain is at the same iteration
-        new = jax.vmap(self._move)(state) if batched else self._move(state)
+        i0 = state.i[0] if batched else state.i
+        noise = None
+        if self.cont_step is not None and self.block > 1:
+            # a new block of numbers every `block` steps: a real branch (one scalar predicate for all chains)
+            refill = jax.vmap(self._refill) if batched else self._refill
+            state = jax.lax.cond(i0 % self.block == 0, refill, lambda s: s, state)
+            j = i0 % self.block
+            noise = jax.tree_util.tree_map(
+                lambda b: jax.lax.dynamic_index_in_dim(b, j, axis=1 if batched else 0, keepdims=False), state.noise)
+        new = jax.vmap(self._move)(state, noise) if batched else self._move(state, noise)
         if self.cont_step is None or not (self.adapt_step or self.adapt_mass):
             return new
         # adaptation only during warmup: a real branch (the predicate is one scalar for all chains),
         # so the draw phase does not pay for it
-        i0 = state.i[0] if batched else state.i
         adapt = jax.vmap(self._adapt_state) if batched else self._adapt_state
         return jax.lax.cond(i0 < self.num_warmup, adapt, lambda s: s, new)
 
-    def _move(self, state: EbmState) -> EbmState:
-        """One transition: the continuous move, then the discrete one (no adaptation)."""
-        if self.discrete is not None and self.cont_step is not None:
-            key, k_cont, k_disc = jax.random.split(state.rng_key, 3)
-        else:  # one move a step: one split
-            key, k_cont = jax.random.split(state.rng_key)
-            k_disc = k_cont
+    def _move(self, state: EbmState, noise=None) -> EbmState:
+        """One transition: the continuous move (its numbers from the block ``noise``, or drawn now), then the
+        discrete one (no adaptation)."""
+        key = state.rng_key
+        if noise is None and self.cont_step is not None:
+            key, k_cont = jax.random.split(key)
+            noise = self.draw(k_cont, state.position["z"])
+        if self.discrete is not None:
+            key, k_disc = jax.random.split(key)
         z, d = state.position["z"], state.position["d"]
         lp, grad, step = state.logdensity, state.grad, state.step_size
         accept_prob, diverging = jnp.ones_like(lp), jnp.zeros((), bool)
@@ -117,7 +164,7 @@ class EbmKernel(MCMCKernel):
             eps = self.schedule(state.i).astype(lp.dtype) if self.schedule is not None else step
             # without a learned preconditioner the mass is the scalar 1: no per-coordinate scaling
             inv_mass = state.inv_mass if self.adapt_mass else jnp.ones((), lp.dtype)
-            z, lp, grad, accept_prob, diverging = self.cont_step(k_cont, z, lp, grad, self._ld_and_grad(d), eps,
+            z, lp, grad, accept_prob, diverging = self.cont_step(noise, z, lp, grad, self._ld_and_grad(d), eps,
                                                                  inv_mass)
             if self.schedule is not None:
                 step = eps  # report the scheduled step that was used

@@ -9,6 +9,9 @@ Core (BlackJAX style, pure)::
 
     new_z, new_lp, new_grad, accept_prob, diverging = step(key, z, lp, grad, logdensity_and_grad,
                                                            step_size, inv_mass)
+
+``step`` is ``step_with(draw(key, z), ...)``: ``draw`` gives a step's random numbers (the N(0, I)
+noise and the acceptance uniform), so a kernel can draw many steps' numbers in one call.
 """
 
 from __future__ import annotations
@@ -32,18 +35,29 @@ def init(z, logdensity_and_grad):
     return z, lp, grad
 
 
+def draw(key, z):
+    """One step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform)."""
+    k_noise, k_accept = jax.random.split(key)
+    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One MALA transition. Non-finite proposals are rejected and flagged as divergent."""
-    k_noise, k_accept = jax.random.split(key)
+    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
+
+
+def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
+    """One MALA transition with its random numbers given (``draw``)."""
+    xi, u = noise
     drift = step_size * inv_mass  # per-coordinate scale, computed once a step
     noise_scale = jnp.sqrt(2.0 * drift)
     inv_var4 = 0.25 / drift
-    prop = z + drift * grad + noise_scale * jax.random.normal(k_noise, z.shape, z.dtype)
+    prop = z + drift * grad + noise_scale * xi
     lp_p, grad_p = logdensity_and_grad(prop)
     log_ratio = lp_p - lp + _log_q(z, prop, grad_p, drift, inv_var4) - _log_q(prop, z, grad, drift, inv_var4)
     finite = jnp.isfinite(log_ratio) & jnp.all(jnp.isfinite(grad_p))
     accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(log_ratio, 0.0))), 0.0)
-    accept = jax.random.uniform(k_accept) < accept_prob
+    accept = u < accept_prob
     return (jnp.where(accept, prop, z), jnp.where(accept, lp_p, lp), jnp.where(accept, grad_p, grad),
             accept_prob, ~finite)
 
@@ -61,5 +75,5 @@ class MALA(EbmKernel):
 
     def __init__(self, target, step_size=0.1, target_accept=TARGET_ACCEPT, adapt_step=True, adapt_mass=True,
                  discrete=None):
-        super().__init__(target, step, step_size=step_size, target_accept=target_accept,
-                         adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete)
+        super().__init__(target, step_with, step_size=step_size, target_accept=target_accept,
+                         adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete, draw=draw)

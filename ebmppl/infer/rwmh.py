@@ -22,15 +22,26 @@ def init(z, logdensity_and_grad):
     return z, lp, grad
 
 
+def draw(key, z):
+    """One step's random numbers: (N(0, I) perturbation shaped like z, the acceptance uniform)."""
+    k_noise, k_accept = jax.random.split(key)
+    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One random-walk Metropolis transition (``grad`` is carried along untouched)."""
-    k_noise, k_accept = jax.random.split(key)
-    prop = z + step_size * jnp.sqrt(inv_mass) * jax.random.normal(k_noise, z.shape, z.dtype)
+    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
+
+
+def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
+    """One random-walk Metropolis transition with its random numbers given (``draw``)."""
+    xi, u = noise
+    prop = z + step_size * jnp.sqrt(inv_mass) * xi
     lp_p, _ = logdensity_and_grad(prop)
     delta = lp_p - lp
     finite = jnp.isfinite(delta)
     accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0))), 0.0)
-    accept = jax.random.uniform(k_accept) < accept_prob
+    accept = u < accept_prob
     return jnp.where(accept, prop, z), jnp.where(accept, lp_p, lp), grad, accept_prob, ~finite
 
 
@@ -41,5 +52,5 @@ class RWMH(EbmKernel):
 
     def __init__(self, target, step_size=0.5, target_accept=TARGET_ACCEPT, adapt_step=True, adapt_mass=True,
                  discrete=None):
-        super().__init__(target, step, step_size=step_size, target_accept=target_accept,
-                         adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete)
+        super().__init__(target, step_with, step_size=step_size, target_accept=target_accept,
+                         adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete, draw=draw)

@@ -27,9 +27,18 @@ def init(z, logdensity_and_grad):
     return z, lp, grad
 
 
+def draw(key, z):
+    """One step's random numbers: N(0, I) noise shaped like z."""
+    return jax.random.normal(key, z.shape, z.dtype)
+
+
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     """One ULA transition."""
-    noise = jax.random.normal(key, z.shape, z.dtype)
+    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
+
+
+def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
+    """One ULA transition with its noise given (``draw``)."""
     prop = z + step_size * inv_mass * grad + jnp.sqrt(2.0 * step_size * inv_mass) * noise
     lp_p, grad_p = logdensity_and_grad(prop)
     finite = jnp.isfinite(lp_p) & jnp.all(jnp.isfinite(grad_p))
@@ -44,5 +53,5 @@ class ULA(EbmKernel):
 
     def __init__(self, target, step_size=0.01, discrete=None):
         schedule = step_size if callable(step_size) else None
-        super().__init__(target, step, step_size=0.01 if schedule else step_size, adapt_step=False,
-                         adapt_mass=False, discrete=discrete, schedule=schedule)
+        super().__init__(target, step_with, step_size=0.01 if schedule else step_size, adapt_step=False,
+                         adapt_mass=False, discrete=discrete, schedule=schedule, draw=draw)

@@ -476,3 +476,47 @@ def test_sweep_with_given_uniforms_is_the_exact_block_conditionals():
         flat = G.make_sweep(lay, split, lambda z, d: m.energy(p, d)).with_uniforms([uh[:2], uh[2:], uv], z, d)
         np.testing.assert_array_equal(flat["h"], h)
         np.testing.assert_array_equal(flat["v"], v)
+
+
+def test_ula_noise_blocks_give_fresh_independent_noise_every_step(x64):
+    # our kernels draw a block of steps' noise at once (a buffer in the state, refilled every `block`
+    # steps). On a standard normal, ULA's noise is recoverable from the path,
+    # xi_t = (z_{t+1} - (1 - eps) z_t) / sqrt(2 eps): it must be fresh at every step, across refills,
+    # N(0, 1) and uncorrelated from step to step
+    from ebmppl.infer.kernel import NOISE_MAX
+    from ebmppl.infer.target import Target
+    from ebmppl.infer.ula import ULA
+    target = Target(ebmppl.parse("var x : real[3]\nfactor f = 0.5 * sum(x^2)"))
+    eps, chains, steps = 0.01, 4, 3 * NOISE_MAX + 5
+    kernel = ULA(target, step_size=eps)
+    z0 = jnp.asarray(np.random.default_rng(0).normal(size=(chains, 3)))
+    state = kernel.init(jax.random.split(jax.random.PRNGKey(0), chains), 0, {"z": z0, "d": {}})
+    assert kernel.block == NOISE_MAX
+
+    def body(s, _):
+        s = kernel.sample(s)
+        return s, s.position["z"]
+    _, zs = jax.lax.scan(body, state, None, length=steps)
+    path = np.concatenate([np.asarray(z0)[None], np.asarray(zs)])
+    xi = (path[1:] - (1 - eps) * path[:-1]) / np.sqrt(2 * eps)  # (steps, chains, 3)
+    flat = xi.reshape(steps, -1)
+    assert len({tuple(np.round(r, 9)) for r in flat}) == steps  # no step reuses another's noise
+    n = flat.size
+    assert abs(flat.mean()) < 4 / np.sqrt(n) and abs(flat.var() - 1) < 4 * np.sqrt(2 / n)
+    for lag in (1, 2, NOISE_MAX - 1, NOISE_MAX):
+        r = np.mean(flat[lag:] * flat[:-lag])
+        assert abs(r) < 4 / np.sqrt(flat[lag:].size), (lag, r)
+
+
+def test_noise_block_size_follows_the_chains_and_dimension():
+    from ebmppl.infer import kernel as K
+    from ebmppl.infer.mala import MALA
+    from ebmppl.infer.target import Target
+
+    def block(dim, chains):
+        k = MALA(Target(ebmppl.parse(f"var x : real[{dim}]\nfactor f = 0.5 * sum(x^2)")))
+        k.init(jax.random.split(jax.random.PRNGKey(0), chains), 10, {"z": jnp.zeros((chains, dim)), "d": {}})
+        return k.block
+    assert block(2, 4) == K.NOISE_MAX
+    assert K.NOISE_MIN <= block(50, 1024) < K.NOISE_MAX  # 51 numbers a step and chain: a shorter block
+    assert block(4096, 1024) == 1  # a buffer this large would cost more than it saves: per-step draws
