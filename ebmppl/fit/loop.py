@@ -46,7 +46,7 @@ from .shuffle import batch_indices
 
 # a block of steps gathers its minibatches and draws its random numbers up front: at most BLOCK_MAX steps
 # and about BLOCK_ELEMENTS numbers (1 MiB of float32, cache-sized) per block
-BLOCK_MAX, BLOCK_ELEMENTS = 128, 1 << 18
+BLOCK_MAX, BLOCK_ELEMENTS = 256, 1 << 19
 
 
 class Objective(NamedTuple):
@@ -104,6 +104,18 @@ class FitResult:
         """A training report of this fit: :func:`ebmppl.report.fit_report` ``(model, self, data, out_dir, ...)``."""
         from ..report import fit_report
         return fit_report(model, self, data, out_dir, **kwargs)
+
+
+def block_size(length: int, block: int) -> int:
+    """Steps per block for a chunk of ``length`` steps: at most ``block``, and a divisor of ``length`` when one
+    lies in ``[block / 2, block]``, so the chunk is one scan of equal blocks (the step body is traced and
+    compiled once, not again for a remainder)."""
+    if length <= block:
+        return length
+    for d in range(block, max(1, block // 2) - 1, -1):
+        if length % d == 0:
+            return d
+    return block
 
 
 def make_optimizer(optimizer, lr, clip_norm=None):
@@ -208,7 +220,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
 
     def scan_blocks(step, carry, ts, inputs):
         """``lax.scan(step)`` over the steps ``ts`` in blocks of ``block`` steps (see the module docs)."""
-        size = min(block, ts.shape[0])
+        size = block_size(ts.shape[0], block)
         q = ts.shape[0] // size
         outs = []
         if q:

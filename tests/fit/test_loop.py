@@ -57,7 +57,8 @@ def test_nan_guard_keeps_last_good_params(capsys):
 @pytest.mark.parametrize("method", ["pcd", "dsm"])
 def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
     # a block of steps gathers its batches and draws its numbers up front; the numbers are those of
-    # drawing inside each step, so the block size (here 1, and 7 with a remainder in each chunk) changes nothing
+    # drawing inside each step, so the block size changes nothing (here 1; 8, which leaves a remainder in each
+    # chunk of 29 steps; and the default, one block a chunk)
     from ebmppl.fit import loop
     if method == "pcd":
         m = ebm.parse("var v : binary[6]\nlatent h : binary[3]\nparam W : real[6, 3] ~ normal(0, 0.1)\n"
@@ -68,9 +69,10 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
         m, data = ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}
         kw = dict(method="dsm", batch_size=64, sigma=[0.1, 0.3])
     runs = []
-    for block in (1, 7, loop.BLOCK_MAX):
+    assert loop.block_size(29, 8) == 8 and loop.block_size(30, 8) == 6 and loop.block_size(1500, 128) == 125
+    for block in (1, 8, loop.BLOCK_MAX):
         monkeypatch.setattr(loop, "BLOCK_MAX", block)
-        runs.append(fit(m, data, steps=60, chunk=30, progress=False, key=2, **kw))
+        runs.append(fit(m, data, steps=58, chunk=29, progress=False, key=2, **kw))
     for r in runs[1:]:
         for name in r.params:
             np.testing.assert_array_equal(r.params[name], runs[0].params[name])
