@@ -141,11 +141,111 @@ def _batch_sharding(batch_size: int):
     return None
 
 
+class Trainer:
+    """The compiled programs of a training run: ``run_chunk`` (a chunk of steps, unguarded),
+    ``run_chunk_guarded`` (the replay under the NaN guard) and ``val_loss``, for one problem, objective,
+    optimizer, batch size, number of rows and averaging. They take the data, keys and state as arguments,
+    so another ``fit`` of the same setup on the same data (another seed, more steps, a resume) reuses them
+    without tracing or compiling again; ``ebmppl.fit`` keeps the last few (``fit/api.py``). (An objective
+    may hold constants from the data it was built on, e.g. NCE's fitted noise, so the data are part of
+    the setup.)"""
+
+    def __init__(self, problem, objective: Objective, opt, data: dict, batch_size: int, average):
+        n = int(next(iter(data.values())).shape[0])
+        batch_size = int(min(batch_size, n))
+        sharding = _batch_sharding(batch_size)
+        draw = objective.draw or (lambda key, rows: key)
+
+        def loss_of(theta, batch, rand, mstate):
+            p = {**problem.constrain(theta["model"]), **theta["extra"]}
+            return objective.loss(p, batch, rand, mstate)
+
+        def update(state, t, batch, rand):
+            """One optimizer step: the new (theta, opt_state, mstate, avg) and the step's (loss, gnorm, aux)."""
+            theta, opt_state, mstate, avg = state
+            if sharding is not None:
+                batch = jax.lax.with_sharding_constraint(batch, sharding)
+            (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch, rand, mstate)
+            if objective.groups is not None:  # alternating turns: a sign per trainable, 0 = resting
+                mask = objective.groups(t)
+                g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
+            gnorm = optax.tree.norm(g)
+            updates, opt_state_new = opt.update(g, opt_state, theta)
+            if objective.groups is not None:  # momentum must not move the resting side
+                updates = jax.tree_util.tree_map(lambda u, m: u * jnp.abs(m), updates, mask)
+            theta_new = optax.apply_updates(theta, updates)
+            if average:  # Polyak-Ruppert: an exponential moving average of the iterates
+                avg = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
+            return (theta_new, opt_state_new, mstate_new, avg), (loss, gnorm, aux)
+
+        def fast_step(state, xs):
+            return update(state, *xs)
+
+        def guarded_step(carry, xs):
+            # the replay of a chunk that met a non-finite loss: stop moving at the first bad step
+            state, bad, bad_step, good = carry
+            new, out = update(state, *xs)
+            loss, gnorm, _ = out
+            ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
+            keep = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
+            # `good`: the last params whose loss was finite (what a failed run returns)
+            return (keep(new, state), bad | ~ok, jnp.where(bad | ok, bad_step, xs[0]).astype(bad_step.dtype),
+                    keep(state[0], good)), out
+
+        def block_inputs(ts, inputs):
+            """The minibatches and random numbers of the steps ``ts``, gathered and drawn in one go."""
+            data, k_steps, k_data = inputs
+            idx = jax.vmap(lambda t: batch_indices(k_data, t, batch_size, n))(ts)
+            batches = jax.tree_util.tree_map(lambda a: a[idx], data)
+            rands = jax.vmap(lambda t: draw(jax.random.fold_in(k_steps, t), batch_size))(ts)
+            return ts, batches, rands
+
+        row_size = sum(int(np.prod(v.shape[1:], dtype=np.int64)) for v in data.values())
+        rand_size = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
+            jax.eval_shape(lambda k: draw(k, batch_size), jax.random.PRNGKey(0))))
+        block = int(max(1, min(BLOCK_MAX, BLOCK_ELEMENTS // max(1, batch_size * row_size + rand_size))))
+
+        def scan_blocks(step, carry, ts, inputs):
+            """``lax.scan(step)`` over the steps ``ts`` in blocks of ``block`` steps (see the module docs)."""
+            size = block_size(ts.shape[0], block)
+            q = ts.shape[0] // size
+            outs = []
+            if q:
+                def one_block(c, tb):
+                    return jax.lax.scan(step, c, block_inputs(tb, inputs))
+                carry, out = jax.lax.scan(one_block, carry, ts[:q * size].reshape(q, size))
+                outs.append(jax.tree_util.tree_map(lambda a: a.reshape((q * size,) + a.shape[2:]), out))
+            if ts.shape[0] > q * size:
+                carry, out = jax.lax.scan(step, carry, block_inputs(ts[q * size:], inputs))
+                outs.append(out)
+            return carry, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *outs) if len(outs) > 1 else outs[0]
+
+        @jax.jit
+        def run_chunk(state, ts, inputs):
+            # data and keys are arguments, not closed-over constants: the compiled chunk is then the same
+            # program for another seed or another data set of the same shape (a persistent-cache hit)
+            return scan_blocks(fast_step, state, ts, inputs)
+
+        @jax.jit
+        def run_chunk_guarded(carry, ts, inputs):
+            return scan_blocks(guarded_step, carry, ts, inputs)
+
+        @jax.jit
+        def val_loss(theta, mstate, val_data):
+            rows = int(next(iter(val_data.values())).shape[0])
+            return loss_of(theta, val_data, draw(jax.random.PRNGKey(12345), rows), mstate)[0]
+
+        self.opt, self.run_chunk, self.run_chunk_guarded, self.val_loss = opt, run_chunk, run_chunk_guarded, val_loss
+
+
+
 def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
         key=0, params=None, val_data: Optional[dict] = None, patience: Optional[int] = None, chunk: int = 50,
         checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
         clip_norm=None, average: Optional[float] = None, method: str = "",
-        options: Optional[dict] = None) -> FitResult:
+        options: Optional[dict] = None, trainer: Optional["Trainer"] = None) -> FitResult:
+    """Train ``objective`` on ``data``. ``trainer``: the compiled programs of an earlier call with the same
+    problem, objective, optimizer, batch size, rows and averaging (see :class:`Trainer`); built when None."""
     model = problem.model
     options = dict(options or {})
     n = int(next(iter(data.values())).shape[0])
@@ -161,92 +261,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     params = params if params is not None else model.init_params(k_init)
     theta = {"model": problem.unconstrain(params), "extra": objective.init_extra(k_extra) if objective.init_extra
              else {}}
-    opt = make_optimizer(optimizer, lr, clip_norm)
-    opt_state = opt.init(theta)
     data = {k: jnp.asarray(v) for k, v in data.items()}
+    if trainer is None:
+        trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data, batch_size, average)
+    opt = trainer.opt
+    opt_state = opt.init(theta)
     mstate = objective.init_state(k_state, data) if objective.init_state else ()
-    sharding = _batch_sharding(batch_size)
-
-    draw = objective.draw or (lambda key, rows: key)
-
-    def loss_of(theta, batch, rand, mstate):
-        p = {**problem.constrain(theta["model"]), **theta["extra"]}
-        return objective.loss(p, batch, rand, mstate)
-
-    def update(state, t, batch, rand):
-        """One optimizer step: the new (theta, opt_state, mstate, avg) and the step's (loss, gnorm, aux)."""
-        theta, opt_state, mstate, avg = state
-        if sharding is not None:
-            batch = jax.lax.with_sharding_constraint(batch, sharding)
-        (loss, (mstate_new, aux)), g = jax.value_and_grad(loss_of, has_aux=True)(theta, batch, rand, mstate)
-        if objective.groups is not None:  # alternating turns: a sign per trainable, 0 = resting
-            mask = objective.groups(t)
-            g = jax.tree_util.tree_map(lambda gi, m: gi * m, g, mask)
-        gnorm = optax.tree.norm(g)
-        updates, opt_state_new = opt.update(g, opt_state, theta)
-        if objective.groups is not None:  # momentum must not move the resting side
-            updates = jax.tree_util.tree_map(lambda u, m: u * jnp.abs(m), updates, mask)
-        theta_new = optax.apply_updates(theta, updates)
-        if average:  # Polyak-Ruppert: an exponential moving average of the iterates
-            avg = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
-        return (theta_new, opt_state_new, mstate_new, avg), (loss, gnorm, aux)
-
-    def fast_step(state, xs):
-        return update(state, *xs)
-
-    def guarded_step(carry, xs):
-        # the replay of a chunk that met a non-finite loss: stop moving at the first bad step
-        state, bad, bad_step, good = carry
-        new, out = update(state, *xs)
-        loss, gnorm, _ = out
-        ok = jnp.isfinite(loss) & jnp.isfinite(gnorm) & ~bad
-        keep = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(ok, x, y), a, b)  # noqa: E731
-        # `good`: the last params whose loss was finite (what a failed run returns)
-        return (keep(new, state), bad | ~ok, jnp.where(bad | ok, bad_step, xs[0]).astype(bad_step.dtype),
-                keep(state[0], good)), out
-
-    def block_inputs(ts, inputs):
-        """The minibatches and random numbers of the steps ``ts``, gathered and drawn in one go."""
-        data, k_steps, k_data = inputs
-        idx = jax.vmap(lambda t: batch_indices(k_data, t, batch_size, n))(ts)
-        batches = jax.tree_util.tree_map(lambda a: a[idx], data)
-        rands = jax.vmap(lambda t: draw(jax.random.fold_in(k_steps, t), batch_size))(ts)
-        return ts, batches, rands
-
-    row_size = sum(int(np.prod(v.shape[1:], dtype=np.int64)) for v in data.values())
-    rand_size = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
-        jax.eval_shape(lambda k: draw(k, batch_size), jax.random.PRNGKey(0))))
-    block = int(max(1, min(BLOCK_MAX, BLOCK_ELEMENTS // max(1, batch_size * row_size + rand_size))))
-
-    def scan_blocks(step, carry, ts, inputs):
-        """``lax.scan(step)`` over the steps ``ts`` in blocks of ``block`` steps (see the module docs)."""
-        size = block_size(ts.shape[0], block)
-        q = ts.shape[0] // size
-        outs = []
-        if q:
-            def one_block(c, tb):
-                return jax.lax.scan(step, c, block_inputs(tb, inputs))
-            carry, out = jax.lax.scan(one_block, carry, ts[:q * size].reshape(q, size))
-            outs.append(jax.tree_util.tree_map(lambda a: a.reshape((q * size,) + a.shape[2:]), out))
-        if ts.shape[0] > q * size:
-            carry, out = jax.lax.scan(step, carry, block_inputs(ts[q * size:], inputs))
-            outs.append(out)
-        return carry, jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *outs) if len(outs) > 1 else outs[0]
-
-    @jax.jit
-    def run_chunk(state, ts, inputs):
-        # data and keys are arguments, not closed-over constants: the compiled chunk is then the same
-        # program for another seed or another data set of the same shape (a persistent-cache hit)
-        return scan_blocks(fast_step, state, ts, inputs)
-
-    @jax.jit
-    def run_chunk_guarded(carry, ts, inputs):
-        return scan_blocks(guarded_step, carry, ts, inputs)
-
-    @jax.jit
-    def val_loss(theta, mstate):
-        rows = int(next(iter(val_data.values())).shape[0])
-        return loss_of(theta, val_data, draw(jax.random.PRNGKey(12345), rows), mstate)[0]
+    run_chunk, run_chunk_guarded = trainer.run_chunk, trainer.run_chunk_guarded
 
     avg = theta
     inputs = (data, k_steps, k_data)
@@ -301,7 +322,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
             break
         t = t_end
         if val_data is not None:
-            vl = float(val_loss(state[3] if average else state[0], state[2]))
+            vl = float(trainer.val_loss(state[3] if average else state[0], state[2], val_data))
             hist["val_step"].append(t)
             hist["val_loss"].append(vl)
             if vl < best - 1e-12:

@@ -214,3 +214,37 @@ def test_params_of_another_model_are_refused(tmp_path, capsys):
     rc = main(["sample", str(EXAMPLES / "gaussian.ebm"), "--params", str(tmp_path / "params.npz"), "--out",
                str(tmp_path)])
     assert rc == 2 and "another model" in capsys.readouterr().err
+
+
+def test_a_repeated_setup_reuses_its_compiled_programs(ring_xy):
+    # fit keeps the compiled programs of its last few setups: the same model, method, options, optimizer
+    # and data again (another seed, other steps) traces nothing, and gives what a fresh build gives
+    import jax
+    from ebmppl.fit import api
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    kw = dict(method="ssm", batch_size=64, chunk=20, progress=False)
+    api._SETUPS.clear()
+    first = fit(m, {"x": ring_xy}, steps=40, key=1, **kw)
+    assert len(api._SETUPS) == 1
+    events = []
+
+    def listen(name, seconds, **kwargs):
+        events.append(name)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        again = fit(m, {"x": ring_xy}, steps=40, key=2, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert len(api._SETUPS) == 1
+    assert not any("jaxpr_trace" in e or "backend_compile" in e for e in events), events
+    api._SETUPS.clear()
+    fresh = fit(m, {"x": ring_xy}, steps=40, key=2, **kw)
+    for name in fresh.params:
+        np.testing.assert_array_equal(again.params[name], fresh.params[name])
+    np.testing.assert_array_equal(again.history["loss"], fresh.history["loss"])
+    assert not np.array_equal(first.history["loss"], again.history["loss"])  # another seed, another run
+    # other data, other options or another model: other setups
+    fit(m, {"x": ring_xy[:-1]}, steps=20, key=2, **kw)
+    fit(m, {"x": ring_xy}, steps=20, key=2, n_projections=2, **kw)
+    fit(ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}, steps=20, key=2, **kw)
+    assert len(api._SETUPS) == 4
