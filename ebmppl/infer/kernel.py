@@ -99,11 +99,18 @@ class EbmKernel(MCMCKernel):
         batched = jnp.ndim(init_params["z"]) == 2  # vectorized chains: one state per chain
         if self.cont_step is not None:
             z1 = init_params["z"][0] if batched else init_params["z"]
-            per_step = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
-                jax.eval_shape(self.draw, jax.random.PRNGKey(0), z1)))
             chains = init_params["z"].shape[0] if batched else 1
-            block = min(NOISE_MAX, NOISE_ELEMENTS // max(1, chains * per_step))
-            self.block = int(block) if block >= NOISE_MIN else 1
+            like = (chains, z1.shape, str(z1.dtype))
+            if getattr(self, "_noise_for", None) != like:  # the block and one chain's buffer (shapes only)
+                per_step = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
+                    jax.eval_shape(self.draw, jax.random.PRNGKey(0), z1)))
+                block = min(NOISE_MAX, NOISE_ELEMENTS // max(1, chains * per_step))
+                self.block = int(block) if block >= NOISE_MIN else 1
+                if self.block > 1:
+                    self._noise_like = jax.eval_shape(
+                        lambda k, z: jax.vmap(lambda kk: self.draw(kk, z))(jax.random.split(k, self.block)),
+                        jax.random.PRNGKey(0), z1)
+                self._noise_for = like
         if batched:
             return jax.vmap(self._init_one)(rng_key, init_params)
         return self._init_one(rng_key, init_params)
@@ -116,8 +123,7 @@ class EbmKernel(MCMCKernel):
         da = _da_init(jnp.log(10.0 * step))
         noise = ()
         if self.block > 1:  # an empty buffer of the right shape: the first sample() fills it
-            noise = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(
-                lambda k: jax.vmap(lambda kk: self.draw(kk, z))(jax.random.split(k, self.block)), rng_key))
+            noise = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), self._noise_like)
         return EbmState({"z": z, "d": d}, lp, grad, jnp.zeros((), jnp.int32), step, jnp.ones_like(z), da,
                         _wf_init(z.shape[0]), jnp.ones((), dtype), jnp.zeros((), bool), jnp.ones((), dtype),
                         rng_key, noise)

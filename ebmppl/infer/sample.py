@@ -3,12 +3,19 @@
 NUTS and HMC are NumPyro's, run on the model's NumPyro form (with NumPyro's
 HMCGibbs for discrete variables). MALA, ULA, random-walk Metropolis, block
 Gibbs and Gibbs-with-gradients are ebmppl kernels run by ``numpyro.infer.MCMC``.
+
+``sample`` keeps the ``MCMC`` objects of its last few setups (model, params,
+consts, sampler and layout): a repeated call with another seed or other
+starting points runs the same compiled loop (with :mod:`._numpyro_jit`, which
+stops NumPyro from retracing it on every run).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import warnings
+from collections import OrderedDict
 from typing import Optional
 
 import jax
@@ -17,6 +24,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import HMC, MCMC, NUTS, HMCGibbs
 
 from ..errors import EbmError
+from . import _numpyro_jit
 from . import gibbs as gibbs_mod
 from . import gwg as gwg_mod
 from .kernel import EbmKernel
@@ -24,6 +32,8 @@ from .mala import MALA
 from .rwmh import RWMH
 from .target import Target
 from .ula import ULA
+
+_numpyro_jit.install()
 
 CONTINUOUS_SAMPLERS = ("nuts", "hmc", "mala", "ula", "rwmh")
 DISCRETE_SAMPLERS = ("gibbs", "gwg")
@@ -85,7 +95,17 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
             print(f"sampler=auto: {reason}", file=sys.stderr)
     if params is None and model.params:
         warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
-    target = Target(model, params, consts)
+    skey = _setup_key(model, params, consts, sampler, chains, draws, warmup, thin, chain_method, discrete, step_size,
+                      adapt_mass, target_accept, gwg_steps, progress)
+    if chains * draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64)) for s in model.random) \
+            > _KEEP_MAX_NUMBERS:
+        skey = None  # a kept MCMC object holds its last draws: not for runs this large (compiling is cheap beside them)
+    hit = _SETUPS.get(skey) if skey is not None else None
+    if hit is not None and hit[0] is model:  # the same setup as a recent call: its target and compiled loop
+        _SETUPS.move_to_end(skey)
+        target, setup = hit[1], hit[2]
+    else:
+        target, setup = Target(model, params, consts), {}
     if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
         raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
                        hint="use sampler='gibbs' or 'gwg' (or 'auto')")
@@ -99,12 +119,16 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
     k_init, k_run = jax.random.split(rng)
     if sampler in ("nuts", "hmc"):
         samples, stats = _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_run, init,
-                                      progress, chain_method, step_size, target_accept, adapt_mass)
+                                      progress, chain_method, step_size, target_accept, adapt_mass, setup)
         note = None
     else:
         samples, stats, note = _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init,
                                         progress, chain_method, discrete, step_size, adapt_mass, target_accept,
-                                        gwg_steps)
+                                        gwg_steps, setup)
+    if skey is not None and hit is None:
+        _SETUPS[skey] = (model, target, setup)
+        while len(_SETUPS) > SETUPS_KEPT:
+            _SETUPS.popitem(last=False)
     if note and verbose:
         print(f"note: {note}", file=sys.stderr)
     return _to_idata(model, target, samples, stats, sampler, note, reason, target_accept)
@@ -112,41 +136,48 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
 
 # ------------------------------------------------------------ NumPyro kernels
 def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_run, init, progress,
-                 chain_method, step_size, target_accept, adapt_mass):
-    nmodel = model.numpyro_model(target.params, target.consts)
-    opts = {"dense_mass": False, "adapt_mass_matrix": adapt_mass}
-    if step_size is not None:
-        opts["step_size"] = step_size
-    if target_accept is not None:
-        opts["target_accept_prob"] = target_accept
-    inner = NUTS(nmodel, **opts) if sampler == "nuts" else HMC(nmodel, **opts)
-    init_params = None
-    if target.disc:
-        upd = gibbs_mod.build_update(target)
-        cont_names = [s.name for s in target.cont]
+                 chain_method, step_size, target_accept, adapt_mass, setup):
+    """``setup``: the MCMC object of an earlier call with this setup ({} to build one; it is filled in)."""
+    if "mcmc" not in setup:
+        nmodel = model.numpyro_model(target.params, target.consts)
+        opts = {"dense_mass": False, "adapt_mass_matrix": adapt_mass}
+        if step_size is not None:
+            opts["step_size"] = step_size
+        if target_accept is not None:
+            opts["target_accept_prob"] = target_accept
+        inner = NUTS(nmodel, **opts) if sampler == "nuts" else HMC(nmodel, **opts)
+        if target.disc:
+            upd = gibbs_mod.build_update(target)
+            cont_names = [s.name for s in target.cont]
 
-        def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
-            u = target.low.to_unconstrained({n: hmc_sites[n] for n in cont_names})
-            z, _ = ravel_pytree(u)
-            return upd(rng_key, z, gibbs_sites)[0]
-        kernel = HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
-    else:
-        kernel = inner
-        if init is not None:
-            z, _ = target.initial_points(k_init, chains, init)
-            init_params = jax.vmap(target.unravel)(z)
-            if chains == 1:
-                init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
-        # else NumPyro draws uniform(-2, 2) starts and retries non-finite ones itself (as Target does)
-    fields = ("diverging", "accept_prob", "num_steps", "adapt_state.step_size", "energy", "potential_energy")
-    if target.disc and chain_method == "vectorized" and chains > 1:
-        chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
-                    chain_method=chain_method, progress_bar=progress and chain_method != jax.vmap)
+            def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
+                u = target.low.to_unconstrained({n: hmc_sites[n] for n in cont_names})
+                z, _ = ravel_pytree(u)
+                return upd(rng_key, z, gibbs_sites)[0]
+            kernel = HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
+        else:
+            kernel = inner
+        fields = ("diverging", "accept_prob", "num_steps", "adapt_state.step_size", "energy", "potential_energy")
+        if target.disc and chain_method == "vectorized" and chains > 1:
+            chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
         if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
             fields = tuple(f"hmc_state.{f}" for f in fields)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="There are not enough devices")
+            setup["mcmc"] = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin,
+                                 num_chains=chains, chain_method=chain_method,
+                                 progress_bar=progress and chain_method != jax.vmap)
+        setup["fields"] = fields
+    mcmc, fields = setup["mcmc"], setup["fields"]
+    init_params = None
+    if not target.disc and init is not None:
+        z, _ = target.initial_points(k_init, chains, init)
+        init_params = jax.vmap(target.unravel)(z)
+        if chains == 1:
+            init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
+    # else NumPyro draws uniform(-2, 2) starts and retries non-finite ones itself (as Target does)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There are not enough devices")
         try:
             mcmc.run(k_run, init_params=init_params, extra_fields=fields)
         except RuntimeError as e:
@@ -167,24 +198,33 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
 
 # --------------------------------------------------------------- our kernels
 def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, progress, chain_method,
-             discrete, step_size, adapt_mass, target_accept, gwg_steps):
-    disc_update = None
-    if target.disc:
-        kind = sampler if sampler in DISCRETE_SAMPLERS else discrete
-        if kind not in DISCRETE_SAMPLERS:
-            raise EbmError("sample", f"unknown discrete move '{discrete}'", hint="choose gibbs or gwg")
-        disc_update = gibbs_mod.build_update(target) if kind == "gibbs" else gwg_mod.build_update(target, gwg_steps)
-    if sampler in DISCRETE_SAMPLERS:
-        if target.dim > 0:
+             discrete, step_size, adapt_mass, target_accept, gwg_steps, setup):
+    """``setup``: the kernel and MCMC object of an earlier call with this setup ({} to build them)."""
+    if "mcmc" not in setup:
+        disc_update = None
+        if target.disc:
+            kind = sampler if sampler in DISCRETE_SAMPLERS else discrete
+            if kind not in DISCRETE_SAMPLERS:
+                raise EbmError("sample", f"unknown discrete move '{discrete}'", hint="choose gibbs or gwg")
+            disc_update = gibbs_mod.build_update(target) if kind == "gibbs" else gwg_mod.build_update(target,
+                                                                                                      gwg_steps)
+        if sampler in DISCRETE_SAMPLERS:
+            if target.dim > 0:
+                kernel = MALA(target, **_knobs(step_size, target_accept, adapt_mass, 0.1), discrete=disc_update)
+            else:
+                kernel = EbmKernel(target, None, discrete=disc_update)
+        elif sampler == "mala":
             kernel = MALA(target, **_knobs(step_size, target_accept, adapt_mass, 0.1), discrete=disc_update)
+        elif sampler == "rwmh":
+            kernel = RWMH(target, **_knobs(step_size, target_accept, adapt_mass, 0.5), discrete=disc_update)
         else:
-            kernel = EbmKernel(target, None, discrete=disc_update)
-    elif sampler == "mala":
-        kernel = MALA(target, **_knobs(step_size, target_accept, adapt_mass, 0.1), discrete=disc_update)
-    elif sampler == "rwmh":
-        kernel = RWMH(target, **_knobs(step_size, target_accept, adapt_mass, 0.5), discrete=disc_update)
-    else:
-        kernel = ULA(target, step_size=step_size if step_size is not None else 0.01, discrete=disc_update)
+            kernel = ULA(target, step_size=step_size if step_size is not None else 0.01, discrete=disc_update)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="There are not enough devices")
+            setup["mcmc"] = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin,
+                                 num_chains=chains, chain_method=chain_method, progress_bar=progress)
+        setup.update(kernel=kernel, disc_update=disc_update, values=jax.jit(jax.vmap(jax.vmap(target.values))))
+    mcmc, kernel, disc_update = setup["mcmc"], setup["kernel"], setup["disc_update"]
     z, d = target.initial_points(k_init, chains, init)
     init_params = {"z": z, "d": d}
     if chains == 1:
@@ -192,12 +232,10 @@ def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, 
     fields = ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin, num_chains=chains,
-                    chain_method=chain_method, progress_bar=progress)
         mcmc.run(k_run, init_params=init_params, extra_fields=fields)
     ef = mcmc.get_extra_fields(group_by_chain=True)
     pos = mcmc.get_samples(group_by_chain=True)
-    values = jax.jit(jax.vmap(jax.vmap(target.values)))(pos["z"], pos["d"])
+    values = setup["values"](pos["z"], pos["d"])
     stats = {"lp": ef["logdensity"], "diverging": ef["diverging"]}
     if target.dim > 0:
         stats["acceptance_rate"] = ef["accept_prob"]
@@ -205,6 +243,35 @@ def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, 
     if disc_update is not None and sampler != "gibbs" and (discrete == "gwg" or sampler == "gwg"):
         stats["discrete_acceptance_rate"] = ef["discrete_accept"]
     return {k: np.asarray(v) for k, v in values.items()}, stats, kernel.note
+
+
+# The targets and MCMC objects of the last few setups: another call with the same model object, params,
+# consts, sampler and layout (another seed, other starting points) runs the compiled loop again.
+SETUPS_KEPT = 4
+_SETUPS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_KEEP_MAX_NUMBERS = 1 << 22  # chains x draws x values: a kept MCMC object holds its last run's draws (<= 16 MiB)
+
+
+def _setup_key(model, params, consts, *layout) -> Optional[tuple]:
+    """What a sample call's target and compiled loop depend on, or None when it cannot be keyed safely (a
+    value that is not an array or a plain number). The model is keyed by identity (the entry keeps it alive
+    and the hit checks it); params and consts by a digest of their values."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        for part in (params, consts):
+            leaves, tree = jax.tree_util.tree_flatten(part)
+            digest.update(str(tree).encode())
+            for leaf in leaves:
+                a = np.asarray(leaf)
+                if a.dtype == object:
+                    return None
+                digest.update(f"{a.dtype}:{a.shape};".encode())
+                digest.update(np.ascontiguousarray(a).tobytes())
+        key = (id(model), digest.hexdigest(), *layout, bool(jax.config.jax_enable_x64), len(jax.devices()))
+        hash(key)
+    except (TypeError, ValueError):
+        return None
+    return key
 
 
 def _knobs(step_size, target_accept, adapt_mass, default_step):

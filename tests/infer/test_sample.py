@@ -203,3 +203,49 @@ def test_blocks_do_not_trust_couplings_that_vanish_at_the_current_values():
                 f"var s : spin[4, 4]\nparam J : real = 0\nfactor e = {lattice}"]:
         upd = gibbs.build_update(Target(ebm.parse(src)))
         assert [len(b) for b in upd.blocks.blocks] == [8, 8]
+
+
+@pytest.mark.parametrize("sampler", ["mala", "nuts"])
+def test_a_repeated_setup_runs_its_compiled_loop_again(sampler):
+    # sample keeps its last few setups (model object, params, consts, sampler, layout): another seed traces
+    # and compiles nothing (NumPyro's MCMC would retrace its loop on every run without ebmppl's jit memo),
+    # and gives exactly what a fresh setup gives
+    import jax
+    import importlib
+    S = importlib.import_module("ebmppl.infer.sample")  # the module (the package exports the function)
+    m = ebm.parse("var x : real[2]\nparam s : positive = 1.5\nfactor f = 0.5 * sum(x^2) / s^2")
+    kw = dict(sampler=sampler, chains=2, warmup=50, draws=50, progress=False, verbose=False)
+    S._SETUPS.clear()
+    ebm.sample(m, {"s": 1.5}, key=1, **kw)
+    events = []
+
+    def listen(name, seconds, **kwargs):
+        events.append(name)
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        again = ebm.sample(m, {"s": 1.5}, key=2, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    allowed = 0 if sampler == "mala" else 1  # NumPyro's HMC init jits a fresh closure on every run
+    assert sum("jaxpr_trace" in e for e in events) <= allowed and sum("backend_compile" in e for e in events) \
+        <= allowed, events
+    S._SETUPS.clear()
+    fresh = ebm.sample(m, {"s": 1.5}, key=2, **kw)
+    np.testing.assert_array_equal(again.posterior["x"].values, fresh.posterior["x"].values)
+    # other params: another setup, and draws that follow them (the target is not reused)
+    wide = ebm.sample(m, {"s": 15.0}, key=2, **kw)
+    assert len(S._SETUPS) == 2
+    assert wide.posterior["x"].values.std() > 3 * fresh.posterior["x"].values.std()
+
+
+def test_numpyro_jit_memo_returns_one_wrapper_per_function_and_options():
+    import numpyro.util
+    from ebmppl.infer import _numpyro_jit
+    _numpyro_jit.install()
+    _numpyro_jit.install()  # idempotent
+
+    def f(x):
+        return x + 1
+    assert numpyro.util.maybe_jit(f, donate_argnums=0) is numpyro.util.maybe_jit(f, donate_argnums=0)
+    assert numpyro.util.maybe_jit(f) is not numpyro.util.maybe_jit(f, donate_argnums=0)
+    assert float(numpyro.util.maybe_jit(f)(1.0)) == 2.0
