@@ -163,6 +163,8 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         data = {k: v[perm[n_val:]] for k, v in data.items()}
     elif val_data is not None:
         val_data = prepare_data(model, val_data, "val_data")
+    if next(iter(data.values())).shape[0] == 0:
+        raise EbmError("fit", "the training data has no rows")
     data_j = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in data.items()}
     val_j = None if val_data is None else {k: jnp.asarray(v, dtype=jnp.result_type(float))
                                            for k, v in val_data.items()}

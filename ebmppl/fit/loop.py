@@ -238,7 +238,6 @@ class Trainer:
         self.opt, self.run_chunk, self.run_chunk_guarded, self.val_loss = opt, run_chunk, run_chunk_guarded, val_loss
 
 
-
 def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
         key=0, params=None, val_data: Optional[dict] = None, patience: Optional[int] = None, chunk: int = 50,
         checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
@@ -286,6 +285,7 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     best, since_best, stopped = np.inf, 0, "steps"
     last_good_loss = np.nan
     kept = None  # the params a failed run returns
+    prev = None  # the last chunk's start state and steps
     t0 = time.perf_counter()
     t = start
     while t < steps:
@@ -297,9 +297,13 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         dt = (time.perf_counter() - tick) / (t_end - t)
         bad = not (np.isfinite(losses).all() and np.isfinite(gnorms).all())
         if bad:  # replay the chunk from its start under the guard: stop at the first bad step
-            g0 = (state, jnp.zeros((), bool), jnp.zeros((), jnp.int32), state[0])
-            (new_state, _, bad_step, kept), _ = run_chunk_guarded(g0, ts, inputs)
+            (new_state, _, bad_step, kept), _ = run_chunk_guarded(_guard_start(state), ts, inputs)
             bs = int(bad_step)
+            if bs == t and prev is not None:
+                # the chunk's first step failed: the last params with a finite loss are those the previous
+                # chunk's last step started from, which its (clean) guarded replay keeps
+                kept = run_chunk_guarded(_guard_start(prev[0]), prev[1], inputs)[0][3]
+        prev = (state, ts)
         state = new_state
         n_ok = (t_end - t) if not bad else bs - t
         hist["step"].extend(range(t, t + n_ok))
@@ -347,6 +351,11 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     extra = {k.lstrip("@"): jax.tree_util.tree_map(np.asarray, v) for k, v in theta["extra"].items()}
     history = {k: np.asarray(v) for k, v in hist.items()}
     return FitResult(fitted, history, method, options, extra, mstate, stopped, model.fingerprint)
+
+
+def _guard_start(state):
+    """The guarded replay's carry at a chunk start: (state, no bad step yet, bad step, last good params)."""
+    return state, jnp.zeros((), bool), jnp.zeros((), jnp.int32), state[0]
 
 
 def _progress(t, steps, hist, elapsed, start):

@@ -111,9 +111,12 @@ class EbmKernel(MCMCKernel):
                         lambda k, z: jax.vmap(lambda kk: self.draw(kk, z))(jax.random.split(k, self.block)),
                         jax.random.PRNGKey(0), z1)
                 self._noise_for = like
-        if batched:
-            return jax.vmap(self._init_one)(rng_key, init_params)
-        return self._init_one(rng_key, init_params)
+        # jitted (a small program beside the sampling loop's), kept per block size: a kernel used again
+        # (sample keeps recent setups) initializes without eager dispatch or tracing
+        jitted = self.__dict__.setdefault("_init_jit", {})
+        if (batched, self.block) not in jitted:
+            jitted[batched, self.block] = jax.jit(jax.vmap(self._init_one) if batched else self._init_one)
+        return jitted[batched, self.block](rng_key, init_params)
 
     def _init_one(self, rng_key, init_params):
         z, d = init_params["z"], init_params["d"]

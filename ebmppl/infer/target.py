@@ -118,10 +118,12 @@ class Target:
         dkeys = jax.random.split(kd, num_chains * tries).reshape(num_chains, tries, -1)
         dc = jax.vmap(jax.vmap(self.random_discrete))(dkeys) if self.disc else {}
         first = jax.tree_util.tree_map(lambda a: a[:, :1], (zc, dc))
-        # the first candidate usually works: check it eagerly (no compile), the rest only if needed
-        ok = np.asarray(jax.vmap(jax.vmap(self._finite))(*first))
+        # the first candidate usually works: check it, the rest only if needed (jitted, kept on the target:
+        # sample reuses recent targets, and eager dispatch of a gradient costs more than running it)
+        check = self.__dict__.setdefault("_jit_check", jax.jit(jax.vmap(jax.vmap(self._finite))))
+        ok = np.asarray(check(*first))
         if not ok.all():
-            ok = np.asarray(jax.jit(jax.vmap(jax.vmap(self._finite)))(zc, dc))
+            ok = np.asarray(check(zc, dc))
         if not ok.any(axis=1).all():
             c = int(np.argmin(ok.any(axis=1)))
             self._explain(zc[c, 0], jax.tree_util.tree_map(lambda a: a[c, 0], dc),

@@ -52,6 +52,11 @@ def test_nan_guard_keeps_last_good_params(capsys):
                chunk=20)
     assert r.params["a"] == upto.params["a"]
     np.testing.assert_array_equal(r.history["loss"][:-1], upto.history["loss"])  # + the last good step's loss
+    # the same when the bad step is the first of a chunk (the last good params come from the chunk before)
+    assert bs >= 2
+    edge = fit(m, {"x": x}, method="sm", steps=400, batch_size=100, lr=0.1, optimizer="sgd", progress=False,
+               chunk=bs)
+    assert edge.stopped == r.stopped and edge.params["a"] == upto.params["a"]
 
 
 @pytest.mark.parametrize("method", ["pcd", "dsm"])
