@@ -698,15 +698,22 @@ class Lowered:
         fns = [self._compile_tree(node) for node in top]
         lowered = self
 
+        @jax.jit
+        def evaluate(values):
+            # the lets and factor terms in one compiled call: NumPyro runs the model eagerly to set up each
+            # MCMC run (and traces it inside its jitted functions, where this call inlines)
+            env = lowered.env(params, values, consts)
+            return {name: env[name] for name, _ in lowered.let_fns}, [-fn(env) for fn in fns]
+
         def model():
             values = {}
             for s in lowered.model.random:
                 values[s.name] = numpyro.sample(s.name, lowered._base(s))
-            env = lowered.env(params, values, consts)
+            lets, terms = evaluate(values)
             for name, _ in lowered.let_fns:
-                numpyro.deterministic(name, env[name])
-            for name, fn in zip(names, fns):
-                numpyro.factor(name, -fn(env))
+                numpyro.deterministic(name, lets[name])
+            for name, term in zip(names, terms):
+                numpyro.factor(name, term)
         return model
 
     def _base(self, s: Spec):
