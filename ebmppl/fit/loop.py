@@ -142,8 +142,9 @@ def _batch_sharding(batch_size: int):
 
 
 class Trainer:
-    """The compiled programs of a training run: ``run_chunk`` (a chunk of steps, unguarded),
-    ``run_chunk_guarded`` (the replay under the NaN guard) and ``val_loss``, for one problem, objective,
+    """The compiled programs of a training run: ``start`` (trainables, optimizer and carried state from the
+    params), ``run_chunk`` (a chunk of steps, unguarded), ``run_chunk_guarded`` (the replay under the NaN
+    guard) and ``val_loss``, for one problem, objective,
     optimizer, batch size, number of rows and averaging. They take the data, keys and state as arguments,
     so another ``fit`` of the same setup on the same data (another seed, more steps, a resume) reuses them
     without tracing or compiling again; ``ebmppl.fit`` keeps the last few (``fit/api.py``). (An objective
@@ -235,7 +236,16 @@ class Trainer:
             rows = int(next(iter(val_data.values())).shape[0])
             return loss_of(theta, val_data, draw(jax.random.PRNGKey(12345), rows), mstate)[0]
 
+        @jax.jit
+        def start(params, k_extra, k_state, data):
+            """The trainables, optimizer state and carried state a run starts from (one compiled call)."""
+            theta = {"model": problem.unconstrain(params),
+                     "extra": objective.init_extra(k_extra) if objective.init_extra else {}}
+            mstate = objective.init_state(k_state, data) if objective.init_state else ()
+            return theta, opt.init(theta), mstate
+
         self.opt, self.run_chunk, self.run_chunk_guarded, self.val_loss = opt, run_chunk, run_chunk_guarded, val_loss
+        self.start = start
 
 
 def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
@@ -257,15 +267,11 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
         checkpoint_every = max(chunk, (int(checkpoint_every) // chunk) * chunk)
     rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
     k_init, k_extra, k_state, k_steps, k_data = jax.random.split(rng, 5)
-    params = params if params is not None else model.init_params(k_init)
-    theta = {"model": problem.unconstrain(params), "extra": objective.init_extra(k_extra) if objective.init_extra
-             else {}}
+    params = params if params is not None else model.init_params(k_init)  # eager: it checks the domains
     data = {k: jnp.asarray(v) for k, v in data.items()}
     if trainer is None:
         trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data, batch_size, average)
-    opt = trainer.opt
-    opt_state = opt.init(theta)
-    mstate = objective.init_state(k_state, data) if objective.init_state else ()
+    theta, opt_state, mstate = trainer.start(params, k_extra, k_state, data)
     run_chunk, run_chunk_guarded = trainer.run_chunk, trainer.run_chunk_guarded
 
     avg = theta
