@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
-from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ..errors import EbmDataError, EbmError
+from ..setups import Setups, context, digest
 from .loop import FitResult, Objective, Trainer, make_optimizer, run
 from .problem import Problem
 
@@ -169,17 +167,13 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
     val_j = None if val_data is None else {k: jnp.asarray(v, dtype=jnp.result_type(float))
                                            for k, v in val_data.items()}
     ckey = _setup_key(model, method, method_options, data, batch_size, optimizer, lr, clip_norm, average)
-    hit = _SETUPS.get(ckey) if ckey is not None else None
-    if hit is not None and hit[0] is model:  # the same setup as a recent call: its compiled programs
-        _SETUPS.move_to_end(ckey)
-        _, problem, objective, trainer = hit
+    kept = _SETUPS.get(ckey, model)
+    if kept is not None:  # the same setup as a recent call: its compiled programs
+        problem, objective, trainer = kept
     else:
         objective = build_objective(method, problem, data_j, batch_size, method_options)
         trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data_j, batch_size, average)
-        if ckey is not None:
-            _SETUPS[ckey] = (model, problem, objective, trainer)
-            while len(_SETUPS) > SETUPS_KEPT:
-                _SETUPS.popitem(last=False)
+        _SETUPS.put(ckey, model, (problem, objective, trainer))
     return run(problem, objective, data_j, steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, key=key,
                params=params, val_data=val_j, patience=patience, chunk=chunk, checkpoint_dir=checkpoint_dir,
                checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
@@ -193,29 +187,23 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
 # The compiled training programs of the last few setups, so that another fit of the same model, method,
 # options, optimizer and data (another seed, more steps, a resume) neither traces nor compiles again:
 # a warm RBM fit drops from 0.22 s to 0.048 s, against 0.101 s for scikit-learn's whole fit.
-SETUPS_KEPT = 4
-_SETUPS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_SETUPS = Setups(kept=4)
 _DIGEST_MAX_BYTES = 1 << 26  # larger data sets are not digested (and their setups not kept)
 
 
 def _setup_key(model, method, options, data, batch_size, optimizer, lr, clip_norm, average) -> Optional[tuple]:
     """What the compiled programs depend on, or None when a part of it cannot be keyed safely (an option
-    that is not plain JSON, data too large to digest cheaply). The model is keyed by identity (the cache
-    entry keeps it alive and the hit checks it), an optax optimizer or schedule likewise."""
+    that is not plain JSON, data too large to digest cheaply). The model is keyed by identity (see
+    ebmppl/setups.py), an optax optimizer or schedule likewise (the kept trainer holds it)."""
     try:
         opts = json.dumps(options, sort_keys=True, allow_nan=True)
     except (TypeError, ValueError):
         return None
     if sum(np.asarray(v).nbytes for v in data.values()) > _DIGEST_MAX_BYTES:
         return None
-    digest = hashlib.blake2b(digest_size=16)
-    for name in sorted(data):
-        a = np.ascontiguousarray(data[name])
-        digest.update(f"{name}:{a.dtype}:{a.shape};".encode())
-        digest.update(a.tobytes())
     ident = lambda v: v if isinstance(v, (str, int, float, type(None))) else ("object", id(v))  # noqa: E731
-    return (id(model), method, opts, digest.hexdigest(), int(batch_size), ident(optimizer), ident(lr),
-            ident(clip_norm), ident(average), bool(jax.config.jax_enable_x64), len(jax.devices()))
+    return (id(model), method, opts, digest(data), int(batch_size), ident(optimizer), ident(lr),
+            ident(clip_norm), ident(average), *context())
 
 
 _FIT_ARGS = {"model", "data", "method", "steps", "batch_size", "optimizer", "lr", "key", "val_data", "val_frac",

@@ -46,7 +46,7 @@ from .shuffle import batch_indices
 
 # a block of steps gathers its minibatches and draws its random numbers up front: at most BLOCK_MAX steps
 # and about BLOCK_ELEMENTS numbers (1 MiB of float32, cache-sized) per block
-BLOCK_MAX, BLOCK_ELEMENTS = 256, 1 << 19
+BLOCK_MAX, BLOCK_ELEMENTS = 128, 1 << 18
 
 
 class Objective(NamedTuple):

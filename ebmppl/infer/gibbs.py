@@ -236,17 +236,15 @@ def make_sweep(lay: Layout, blocks: Blocks, energy_of):
 
     # blocks that are exactly whole variables (an RBM's layers): moved in the variables' own arrays,
     # without flattening the state into one vector and slicing it back each sweep
-    whole = {}
+    whole = {}  # block -> (variable name, its shape)
     for i, idx in enumerate(blocks.blocks):
-        for name, off, size in zip(lay.names, lay.offsets, lay.sizes):
-            if len(idx) == size and int(idx[0]) == off and int(idx[-1]) == off + size - 1 \
-                    and np.all(np.diff(idx) == 1) and lay.kinds[lay.names.index(name)] != "categorical":
-                whole[i] = name
+        for name, kind, shape, off, size in zip(lay.names, lay.kinds, lay.shapes, lay.offsets, lay.sizes):
+            if kind != "categorical" and len(idx) == size and np.array_equal(idx, np.arange(off, off + size)):
+                whole[i] = (name, shape)
 
     def var_step_u(u, z, d, i, affine):
         """Block ``i``, the whole variable ``whole[i]``, from its conditionals given one uniform per element."""
-        name = whole[i]
-        shape = lay.shapes[lay.names.index(name)]
+        name, shape = whole[i]
         on, off = (a.reshape(shape) for a in _flip_values(kinds[blocks.blocks[i]]))
         xb = d[name]
         if affine:

@@ -12,10 +12,8 @@ stops NumPyro from retracing it on every run).
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import warnings
-from collections import OrderedDict
 from typing import Optional
 
 import jax
@@ -24,6 +22,7 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import HMC, MCMC, NUTS, HMCGibbs
 
 from ..errors import EbmError
+from ..setups import Setups, context, digest
 from . import _numpyro_jit
 from . import gibbs as gibbs_mod
 from . import gwg as gwg_mod
@@ -95,17 +94,14 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
             print(f"sampler=auto: {reason}", file=sys.stderr)
     if params is None and model.params:
         warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
-    skey = _setup_key(model, params, consts, sampler, chains, draws, warmup, thin, chain_method, discrete, step_size,
-                      adapt_mass, target_accept, gwg_steps, progress)
+    skey = None  # a kept MCMC object holds its last draws: runs this large are not kept (compiling is cheap beside them)
     if chains * draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64)) for s in model.random) \
-            > _KEEP_MAX_NUMBERS:
-        skey = None  # a kept MCMC object holds its last draws: not for runs this large (compiling is cheap beside them)
-    hit = _SETUPS.get(skey) if skey is not None else None
-    if hit is not None and hit[0] is model:  # the same setup as a recent call: its target and compiled loop
-        _SETUPS.move_to_end(skey)
-        target, setup = hit[1], hit[2]
-    else:
-        target, setup = Target(model, params, consts), {}
+            <= _KEEP_MAX_NUMBERS:
+        skey = _setup_key(model, params, consts, sampler, chains, draws, warmup, thin, chain_method, discrete,
+                          step_size, adapt_mass, target_accept, gwg_steps, progress)
+    kept = _SETUPS.get(skey, model)
+    # the same setup as a recent call: its target and compiled loop
+    target, setup = kept if kept is not None else (Target(model, params, consts), {})
     if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
         raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
                        hint="use sampler='gibbs' or 'gwg' (or 'auto')")
@@ -125,10 +121,8 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
         samples, stats, note = _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init,
                                         progress, chain_method, discrete, step_size, adapt_mass, target_accept,
                                         gwg_steps, setup)
-    if skey is not None and hit is None:
-        _SETUPS[skey] = (model, target, setup)
-        while len(_SETUPS) > SETUPS_KEPT:
-            _SETUPS.popitem(last=False)
+    if kept is None:
+        _SETUPS.put(skey, model, (target, setup))
     if note and verbose:
         print(f"note: {note}", file=sys.stderr)
     return _to_idata(model, target, samples, stats, sampler, note, reason, target_accept)
@@ -247,29 +241,21 @@ def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, 
 
 # The targets and MCMC objects of the last few setups: another call with the same model object, params,
 # consts, sampler and layout (another seed, other starting points) runs the compiled loop again.
-SETUPS_KEPT = 4
-_SETUPS: "OrderedDict[tuple, tuple]" = OrderedDict()
+_SETUPS = Setups(kept=4)
 _KEEP_MAX_NUMBERS = 1 << 22  # chains x draws x values: a kept MCMC object holds its last run's draws (<= 16 MiB)
 
 
 def _setup_key(model, params, consts, *layout) -> Optional[tuple]:
     """What a sample call's target and compiled loop depend on, or None when it cannot be keyed safely (a
-    value that is not an array or a plain number). The model is keyed by identity (the entry keeps it alive
-    and the hit checks it); params and consts by a digest of their values."""
-    digest = hashlib.blake2b(digest_size=16)
+    value that is not a numeric array). The model is keyed by identity (see ebmppl/setups.py); params
+    and consts by a digest of their values."""
+    values = digest(params, consts)
+    if values is None:
+        return None
+    key = (id(model), values, *layout, *context())
     try:
-        for part in (params, consts):
-            leaves, tree = jax.tree_util.tree_flatten(part)
-            digest.update(str(tree).encode())
-            for leaf in leaves:
-                a = np.asarray(leaf)
-                if a.dtype == object:
-                    return None
-                digest.update(f"{a.dtype}:{a.shape};".encode())
-                digest.update(np.ascontiguousarray(a).tobytes())
-        key = (id(model), digest.hexdigest(), *layout, bool(jax.config.jax_enable_x64), len(jax.devices()))
         hash(key)
-    except (TypeError, ValueError):
+    except TypeError:
         return None
     return key
 

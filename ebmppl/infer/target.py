@@ -120,7 +120,9 @@ class Target:
         first = jax.tree_util.tree_map(lambda a: a[:, :1], (zc, dc))
         # the first candidate usually works: check it, the rest only if needed (jitted, kept on the target:
         # sample reuses recent targets, and eager dispatch of a gradient costs more than running it)
-        check = self.__dict__.setdefault("_jit_check", jax.jit(jax.vmap(jax.vmap(self._finite))))
+        check = self.__dict__.get("_jit_check")
+        if check is None:
+            check = self._jit_check = jax.jit(jax.vmap(jax.vmap(self._finite)))
         ok = np.asarray(check(*first))
         if not ok.all():
             ok = np.asarray(check(zc, dc))

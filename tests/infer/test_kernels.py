@@ -478,6 +478,36 @@ def test_sweep_with_given_uniforms_is_the_exact_block_conditionals():
         np.testing.assert_array_equal(flat["v"], v)
 
 
+def test_sweep_whole_variable_blocks_with_non_affine_energy():
+    # a whole-variable block whose energy is not affine in it (a square of each binary v_i: no coupling
+    # inside the block, but a self-curvature) takes its conditionals from two energies per element:
+    # E(v_i = 1) - E(v_i = 0) = -(b + W h)_i + a_i (v_i^2 is 1 or 0)
+    from ebmppl.infer import gibbs as G
+    from ebmppl.infer.target import Target
+    m = ebmppl.parse("var v : binary[4]\nlatent h : binary[3]\nparam W : real[4, 3] ~ normal(0, 1)\n"
+                     "param b : real[4] ~ normal(0, 1)\nparam a : real[4] ~ normal(0, 1)\n"
+                     "factor rbm = -(v @ W @ h + b @ v) + sum(a * v^2)")
+    p = m.init_params(jax.random.PRNGKey(2))
+    target = Target(m, p)
+    lay = G.layout(target)
+    blocks = G.find_blocks(target, lay)
+    v_block = [i for i, b in enumerate(blocks.blocks) if len(b) == 4]
+    assert len(blocks.blocks) == 2 and len(v_block) == 1 and not blocks.affine[v_block[0]]
+    order = sorted(range(2), key=lambda i: blocks.blocks[i][0] < 4)  # h first
+    blocks = G.Blocks(tuple(blocks.blocks[i] for i in order), tuple(blocks.affine[i] for i in order),
+                      blocks.categorical)
+    sweep = G.make_sweep(lay, blocks, lambda z, d: m.energy(p, d))
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        d = {"v": jnp.asarray(rng.random(4) < 0.5, jnp.float32), "h": jnp.asarray(rng.random(3) < 0.5, jnp.float32)}
+        uh, uv = jnp.asarray(rng.random(3), jnp.float32), jnp.asarray(rng.random(4), jnp.float32)
+        got = sweep.with_uniforms([uh, uv], jnp.zeros((0,)), d)
+        h = (uh < jax.nn.sigmoid(d["v"] @ p["W"])).astype(jnp.float32)
+        v = (uv < jax.nn.sigmoid(p["b"] + p["W"] @ h - p["a"])).astype(jnp.float32)
+        np.testing.assert_array_equal(got["h"], h)
+        np.testing.assert_array_equal(got["v"], v)
+
+
 def test_ula_noise_blocks_give_fresh_independent_noise_every_step(x64):
     # our kernels draw a block of steps' noise at once (a buffer in the state, refilled every `block`
     # steps). On a standard normal, ULA's noise is recoverable from the path,
