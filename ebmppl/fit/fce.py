@@ -37,8 +37,8 @@ def fce_objective(problem, data, flow_layers: int = 2, hidden: int = 32, nu: flo
 
         def g(v, lq):
             return -problem.flat_energy(params, v) - logz - jnp.log(nu) - lq
-        gd = jax.vmap(g)(xd, log_q_d)
-        gn = jax.vmap(g)(xn, log_q_n)
+        gs = jax.vmap(g)(jnp.concatenate([xd, xn.astype(xd.dtype)]), jnp.concatenate([log_q_d, log_q_n]))
+        gd, gn = gs[:xd.shape[0]], gs[xd.shape[0]:]
         value = -jnp.mean(jax.nn.log_sigmoid(gd)) - nu * jnp.mean(jax.nn.log_sigmoid(-gn))
         return value, (state, {"logz": logz})
 

@@ -58,7 +58,8 @@ def nce_objective(problem, data, noise=None, nu: float = 1.0, logz_init=None) ->
 
         def g(v):
             return -problem.flat_energy(params, v) - logz - jnp.log(nu) - log_q(v)
-        gd, gn = jax.vmap(g)(xd), jax.vmap(g)(xn)
+        gs = jax.vmap(g)(jnp.concatenate([xd, xn]))  # data and noise in one evaluation (fewer, bigger ops)
+        gd, gn = gs[:xd.shape[0]], gs[xd.shape[0]:]
         value = -jnp.mean(jax.nn.log_sigmoid(gd)) - nu * jnp.mean(jax.nn.log_sigmoid(-gn))
         return value, (state, {"logz": logz})
     return Objective(loss, init_extra, draw=draw)
