@@ -105,6 +105,33 @@ def test_pcd_rbm_beats_sklearn_by_a_nat(digits):
     assert ll >= ll_sk + 1.0, (ll, ll_sk)
 
 
+def test_pcd_loss_is_the_two_phases_energy_gap(digits):
+    """CD/PCD evaluate the data and the negatives in one stacked batch; the loss, its aux figures and its
+    gradient must be those of the two phases evaluated apart (here 10 data rows against 7 chains)."""
+    from ebmppl.fit.api import build_objective
+    from ebmppl.fit.problem import Problem
+    m = ebm.load("examples/rbm.ebm")
+    prob = Problem(m)
+    data = {"v": jax.numpy.asarray(digits[0][:50], jax.numpy.float32)}
+    obj = build_objective("pcd", prob, data, 10, {"chains": 7})
+    params = m.init_params(jax.random.PRNGKey(1))
+    params = {**params, "c": params["c"] + 0.3, "b": params["b"] - 0.2}
+    state = obj.init_state(jax.random.PRNGKey(2), data)
+    batch = {"v": data["v"][:10]}
+    rand = obj.draw(jax.random.PRNGKey(3), 10)
+    (value, (neg, aux)), g = jax.jit(jax.value_and_grad(obj.loss, has_aux=True))(params, batch, rand, state)
+    assert neg["v"].shape == (7, 64)
+
+    def apart(p):
+        return jax.numpy.mean(prob.energies(p, batch)) - jax.numpy.mean(prob.energies(p, {"v": neg["v"]}))
+    want, g_want = jax.jit(jax.value_and_grad(apart))(params)
+    np.testing.assert_allclose(value, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(aux["e_pos"], jax.numpy.mean(prob.energies(params, batch)), rtol=1e-5)
+    np.testing.assert_allclose(aux["e_neg"], jax.numpy.mean(prob.energies(params, {"v": neg["v"]})), rtol=1e-5)
+    for k in g_want:
+        np.testing.assert_allclose(g[k], g_want[k], rtol=1e-4, atol=1e-6)
+
+
 def mmd(a, b, s=0.3):
     def k(x, y):
         return np.exp(-((x[:, None] - y[None]) ** 2).sum(-1) / (2 * s * s))
