@@ -169,15 +169,14 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
     ckey = _setup_key(model, method, method_options, data, batch_size, optimizer, lr, clip_norm, average)
     kept = _SETUPS.get(ckey, model)
     if kept is not None:  # the same setup as a recent call: its compiled programs
-        problem, objective, trainer = kept
+        problem, trainer = kept
     else:
         objective = build_objective(method, problem, data_j, batch_size, method_options)
         trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data_j, batch_size, average)
-        _SETUPS.put(ckey, model, (problem, objective, trainer))
-    return run(problem, objective, data_j, steps=steps, batch_size=batch_size, optimizer=optimizer, lr=lr, key=key,
-               params=params, val_data=val_j, patience=patience, chunk=chunk, checkpoint_dir=checkpoint_dir,
-               checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
-               average=average, method=method, trainer=trainer,
+        _SETUPS.put(ckey, model, (problem, trainer))
+    return run(problem, trainer, data_j, steps=steps, key=key, params=params, val_data=val_j, patience=patience,
+               chunk=chunk, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+               progress=progress, method=method,
                options=_options_for_record({**method_options, "_loop": {
                    "batch_size": batch_size, "lr": lr if isinstance(lr, (int, float)) else "schedule",
                    "optimizer": optimizer if isinstance(optimizer, str) else "custom", "seed": key

@@ -245,22 +245,18 @@ class Trainer:
             return theta, opt.init(theta), mstate
 
         self.opt, self.run_chunk, self.run_chunk_guarded, self.val_loss = opt, run_chunk, run_chunk_guarded, val_loss
+        self.average = average
         self.start = start
 
 
-def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: int, optimizer="adam", lr=1e-3,
-        key=0, params=None, val_data: Optional[dict] = None, patience: Optional[int] = None, chunk: int = 50,
-        checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
-        clip_norm=None, average: Optional[float] = None, method: str = "",
-        options: Optional[dict] = None, trainer: Optional["Trainer"] = None) -> FitResult:
-    """Train ``objective`` on ``data``. ``trainer``: the compiled programs of an earlier call with the same
-    problem, objective, optimizer, batch size, rows and averaging (see :class:`Trainer`); built when None."""
+def run(problem, trainer: "Trainer", data: dict, *, steps: int, key=0, params=None, val_data: Optional[dict] = None,
+        patience: Optional[int] = None, chunk: int = 50, checkpoint_dir=None, checkpoint_every: Optional[int] = None,
+        resume: bool = False, progress: bool = True, method: str = "", options: Optional[dict] = None) -> FitResult:
+    """Train with ``trainer`` (the compiled programs of one problem, objective, optimizer, batch size, rows and
+    averaging; see :class:`Trainer`) on ``data`` (at least one row)."""
     model = problem.model
+    average = trainer.average
     options = dict(options or {})
-    n = int(next(iter(data.values())).shape[0])
-    if n == 0:
-        raise EbmError("fit", "the training data has no rows")
-    batch_size = int(min(batch_size, n))
     steps = int(steps)
     chunk = int(max(1, min(chunk, steps)))
     if checkpoint_every is not None:
@@ -269,8 +265,6 @@ def run(problem, objective: Objective, data: dict, *, steps: int, batch_size: in
     k_init, k_extra, k_state, k_steps, k_data = jax.random.split(rng, 5)
     params = params if params is not None else model.init_params(k_init)  # eager: it checks the domains
     data = {k: jnp.asarray(v) for k, v in data.items()}
-    if trainer is None:
-        trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data, batch_size, average)
     theta, opt_state, mstate = trainer.start(params, k_extra, k_state, data)
     run_chunk, run_chunk_guarded = trainer.run_chunk, trainer.run_chunk_guarded
 

@@ -49,6 +49,13 @@ class EbmState(NamedTuple):
 # (measured on a 2-core CPU, ULA on an MLP energy with 1024 chains at D = 2, 16, 64, MALA with 64 chains)
 NOISE_MIN, NOISE_MAX, NOISE_ELEMENTS = 8, 64, 1 << 19
 
+def normal_and_uniform(key, z):
+    """One Metropolis step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform); the
+    ``draw`` of MALA and random-walk Metropolis."""
+    k_noise, k_accept = jax.random.split(key)
+    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
+
+
 _da_init, _da_update = dual_averaging()
 _wf_init, _wf_update, _wf_final = welford_covariance(diagonal=True)
 

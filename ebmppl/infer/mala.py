@@ -16,10 +16,9 @@ noise and the acceptance uniform), so a kernel can draw many steps' numbers in o
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from .kernel import EbmKernel
+from .kernel import EbmKernel, normal_and_uniform
 
 TARGET_ACCEPT = 0.574
 
@@ -35,10 +34,7 @@ def init(z, logdensity_and_grad):
     return z, lp, grad
 
 
-def draw(key, z):
-    """One step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform)."""
-    k_noise, k_accept = jax.random.split(key)
-    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
+draw = normal_and_uniform  # one step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform)
 
 
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):

@@ -8,10 +8,9 @@ differentiable; it mixes slowly in high dimension.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from .kernel import EbmKernel
+from .kernel import EbmKernel, normal_and_uniform
 
 TARGET_ACCEPT = 0.234
 
@@ -22,10 +21,7 @@ def init(z, logdensity_and_grad):
     return z, lp, grad
 
 
-def draw(key, z):
-    """One step's random numbers: (N(0, I) perturbation shaped like z, the acceptance uniform)."""
-    k_noise, k_accept = jax.random.split(key)
-    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
+draw = normal_and_uniform  # one step's random numbers: (N(0, I) perturbation shaped like z, the acceptance uniform)
 
 
 def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):

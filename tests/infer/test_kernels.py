@@ -441,25 +441,34 @@ def test_eight_schools_cli_matches_numpyro(schools_cli, schools_numpyro, name):
         assert abs(ea - eb) <= Z * se, f"{label}: ebmppl {ea:.4f} vs numpyro {eb:.4f}, combined mcse {se:.4f}"
 
 
+def _two_layer_sweep(src: str, n_visible: int, seed: int):
+    """The model of ``src`` (visible v first, latent h after it), its params, layout, its two Gibbs blocks
+    ordered latent h first (as the trainers sweep) and the sweep over them."""
+    from ebmppl.infer import gibbs as G
+    from ebmppl.infer.target import Target
+    m = ebmppl.parse(src)
+    p = m.init_params(jax.random.PRNGKey(seed))
+    target = Target(m, p)
+    lay = G.layout(target)
+    blocks = G.find_blocks(target, lay)
+    assert len(blocks.blocks) == 2
+    order = sorted(range(2), key=lambda i: blocks.blocks[i][0] < n_visible)
+    blocks = G.Blocks(tuple(blocks.blocks[i] for i in order), tuple(blocks.affine[i] for i in order),
+                      blocks.categorical)
+    return m, p, lay, blocks, G.make_sweep(lay, blocks, lambda z, d: m.energy(p, d))
+
+
 def test_sweep_with_given_uniforms_is_the_exact_block_conditionals():
     # the trainers' sweep (uniforms given, blocks that are whole variables moved in their own arrays) draws
     # each layer of an RBM from its closed-form conditional, h | v then v | h; and the flat-vector path
     # (a block that is not a whole variable) agrees with it
     from ebmppl.infer import gibbs as G
-    from ebmppl.infer.target import Target
-    m = ebmppl.parse("var v : binary[5]\nlatent h : binary[3]\nparam W : real[5, 3] ~ normal(0, 1)\n"
-                     "param b : real[5] ~ normal(0, 1)\nparam c : real[3] ~ normal(0, 1)\n"
-                     "factor rbm = -(v @ W @ h + b @ v + c @ h)")
-    p = m.init_params(jax.random.PRNGKey(1))
-    target = Target(m, p)
-    lay = G.layout(target)
-    blocks = G.find_blocks(target, lay)
+    m, p, lay, blocks, sweep = _two_layer_sweep(
+        "var v : binary[5]\nlatent h : binary[3]\nparam W : real[5, 3] ~ normal(0, 1)\n"
+        "param b : real[5] ~ normal(0, 1)\nparam c : real[3] ~ normal(0, 1)\n"
+        "factor rbm = -(v @ W @ h + b @ v + c @ h)", 5, 1)
     sig = {tuple(sorted(set(np.asarray(lay.element_kinds(), dtype=object)[b]))) for b in blocks.blocks}
-    assert len(blocks.blocks) == 2 and sig == {("binary",)}
-    order = sorted(range(2), key=lambda i: blocks.blocks[i][0] < 5)  # latent h first, as the trainers sweep
-    blocks = G.Blocks(tuple(blocks.blocks[i] for i in order), tuple(blocks.affine[i] for i in order),
-                      blocks.categorical)
-    sweep = G.make_sweep(lay, blocks, lambda z, d: m.energy(p, d))
+    assert sig == {("binary",)}
     rng = np.random.default_rng(0)
     z = jnp.zeros((0,))
     for _ in range(5):
@@ -482,21 +491,12 @@ def test_sweep_whole_variable_blocks_with_non_affine_energy():
     # a whole-variable block whose energy is not affine in it (a square of each binary v_i: no coupling
     # inside the block, but a self-curvature) takes its conditionals from two energies per element:
     # E(v_i = 1) - E(v_i = 0) = -(b + W h)_i + a_i (v_i^2 is 1 or 0)
-    from ebmppl.infer import gibbs as G
-    from ebmppl.infer.target import Target
-    m = ebmppl.parse("var v : binary[4]\nlatent h : binary[3]\nparam W : real[4, 3] ~ normal(0, 1)\n"
-                     "param b : real[4] ~ normal(0, 1)\nparam a : real[4] ~ normal(0, 1)\n"
-                     "factor rbm = -(v @ W @ h + b @ v) + sum(a * v^2)")
-    p = m.init_params(jax.random.PRNGKey(2))
-    target = Target(m, p)
-    lay = G.layout(target)
-    blocks = G.find_blocks(target, lay)
+    m, p, lay, blocks, sweep = _two_layer_sweep(
+        "var v : binary[4]\nlatent h : binary[3]\nparam W : real[4, 3] ~ normal(0, 1)\n"
+        "param b : real[4] ~ normal(0, 1)\nparam a : real[4] ~ normal(0, 1)\n"
+        "factor rbm = -(v @ W @ h + b @ v) + sum(a * v^2)", 4, 2)
     v_block = [i for i, b in enumerate(blocks.blocks) if len(b) == 4]
-    assert len(blocks.blocks) == 2 and len(v_block) == 1 and not blocks.affine[v_block[0]]
-    order = sorted(range(2), key=lambda i: blocks.blocks[i][0] < 4)  # h first
-    blocks = G.Blocks(tuple(blocks.blocks[i] for i in order), tuple(blocks.affine[i] for i in order),
-                      blocks.categorical)
-    sweep = G.make_sweep(lay, blocks, lambda z, d: m.energy(p, d))
+    assert len(v_block) == 1 and not blocks.affine[v_block[0]]
     rng = np.random.default_rng(1)
     for _ in range(5):
         d = {"v": jnp.asarray(rng.random(4) < 0.5, jnp.float32), "h": jnp.asarray(rng.random(3) < 0.5, jnp.float32)}
