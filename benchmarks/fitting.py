@@ -11,13 +11,13 @@ Three comparisons, each in one process, float32:
    ebmppl (target for each: ebmppl <= 0.5x sklearn):
 
    * *total wall*: one whole ``ebmppl.fit`` call in a warm process (not the first call), seeds
-     cycling 0-7. ``fit`` keeps the compiled programs of its last setups (ebmppl/fit/api.py), so
+     cycling 0-7. ``fit`` keeps the compiled programs of its last setups (ebmppl/training/api.py), so
      a repeated call with another seed neither traces nor compiles; any compile that does happen
      is counted here and reported;
    * *wall - compile*: the same call minus the time JAX reports compiling inside it
      (``jax.monitoring`` events: jaxpr tracing, lowering to MLIR, XLA compile);
    * *jitted chunks*: ebmppl's own compiled chunk function (``run_chunk`` in
-     ebmppl/fit/loop.py, captured from a real ``fit`` call with its arguments, not
+     ebmppl/training/loop.py, captured from a real ``fit`` call with its arguments, not
      re-implemented), called twice as ``fit`` calls it (2 x 1500 steps): the steady-state
      compute, no Python, no compile.
 
@@ -41,7 +41,7 @@ Three comparisons, each in one process, float32:
    ``param f : mlp(D, [64, 64], 1, act=swish)``, ``factor net = f(x)[0]``, plus
    ``0.5 * sum(x^2) / 16``), D in {2, 16, 64, 128}, batch 256, for ``sm``, ``ssm`` and ``dsm``.
    Timed program: one optimizer step, ``jax.jit`` of (``jax.value_and_grad`` of the loss from
-   ``ebmppl.fit.api.build_objective``, wrapped exactly as ebmppl/fit/loop.py wraps it, then
+   ``ebmppl.training.api.build_objective``, wrapped exactly as ebmppl/training/loop.py wraps it, then
    ``optax.adam`` update), one call per step. Rows: time at D vs the same method at D=2
    (targets at D=128: ssm and dsm "roughly flat", <= 4x, which allows for the first layer's
    D x 64 weights that every method pays; exact sm grows, >= 10x, because it builds the full
@@ -95,12 +95,12 @@ from jax import lax
 from sklearn.neural_network import BernoulliRBM
 
 import ebmppl
-from ebmppl.fit import fit
-from ebmppl.fit import loop as fit_loop
-from ebmppl.fit.api import build_objective
-from ebmppl.fit.problem import Problem
-from ebmppl.fit.shuffle import batch_indices
-from ebmppl.logz import log_likelihood
+from ebmppl import fit
+from ebmppl.training import loop as fit_loop
+from ebmppl.training.api import build_objective
+from ebmppl.training.problem import Problem
+from ebmppl.training.shuffle import batch_indices
+from ebmppl.partition import log_likelihood
 from harness import (bench_thunks, blocking, calibrate, compile_clock, compile_times, env_summary, hlo_diff,
                      hlo_histogram, interleaved, log, make_parser, paired, print_table, time_loop, timed_call,
                      write_json)
@@ -134,7 +134,7 @@ CLOCK = compile_clock()  # listening to JAX's compile events from import on, bef
 # --------------------------------------------------- capturing fit's chunk
 @contextlib.contextmanager
 def capture_jit():
-    """Record every function ebmppl/fit/loop.py jits (``run_chunk``, ``val_loss``) with its first arguments.
+    """Record every function ebmppl/training/loop.py jits (``run_chunk``, ``val_loss``) with its first arguments.
 
     ``loop.py`` calls ``jax.jit`` when ``run`` executes; for the duration of the block its module-level
     name ``jax`` is swapped for a proxy whose ``jit`` records ``(jitted function, args, kwargs)`` by
@@ -261,7 +261,7 @@ row = functools.partial(harness_row, higher_better=False)  # times: lower is bet
 
 # ------------------------------------------------------------ shared pieces
 def fit_keys(seed: int):
-    """The keys ebmppl/fit/loop.py derives from an int seed: (k_init, k_extra, k_state, k_steps, k_data)."""
+    """The keys ebmppl/training/loop.py derives from an int seed: (k_init, k_extra, k_state, k_steps, k_data)."""
     return jax.random.split(jax.random.PRNGKey(seed), 5)
 
 
@@ -273,7 +273,7 @@ def step_rand(objective, key, rows: int):
 
 def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_data, average=None):
     """A hand-written optax training loop: ``lax.scan`` over steps, minibatches by a per-epoch permutation
-    (the same shuffle and per-step keys as ebmppl/fit/loop.py, so the losses match), the objective's
+    (the same shuffle and per-step keys as ebmppl/training/loop.py, so the losses match), the objective's
     carried state (PCD chains) threaded through, optional Polyak averaging. Nothing else: no NaN guard,
     no kept "last good" params, no gradient norm.
 
@@ -303,7 +303,7 @@ def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_d
 
 
 def hand_state(model, problem, objective, data, opt, seed):
-    """(theta, opt_state, mstate, avg) initialized exactly as ebmppl/fit/loop.py does for this seed."""
+    """(theta, opt_state, mstate, avg) initialized exactly as ebmppl/training/loop.py does for this seed."""
     k_init, k_extra, k_state, k_steps, k_data = fit_keys(seed)
     params = model.init_params(k_init)
     theta = {"model": problem.unconstrain(params),
@@ -327,7 +327,7 @@ def load_digits():
 def rbm_floor(train, chunk_steps: int, predraw: bool):
     """A minimal hand-written JAX PCD for the RBM (the floor): closed-form block Gibbs v -> h -> v on
     persistent chains, analytic free energy F(v) = -b.v - sum softplus(c + vW), sgd, Polyak averaging,
-    per-epoch shuffled minibatches (ebmppl.fit.shuffle.batch_indices, as fit shuffles). ``predraw``: the chunk's uniforms are drawn before the scan in one
+    per-epoch shuffled minibatches (ebmppl.training.shuffle.batch_indices, as fit shuffles). ``predraw``: the chunk's uniforms are drawn before the scan in one
     vectorized call (the same numbers as drawing them inside each step)."""
     train = jnp.asarray(train, F32)
     n, B, lr, avgd = train.shape[0], RBM_BATCH, RBM_LR, RBM_AVERAGE
@@ -552,7 +552,7 @@ def mlp_model(dim: int, hidden=SM_HIDDEN):
 
 
 def sm_step(problem, objective, opt):
-    """One optimizer step as ebmppl/fit/loop.py computes it (its loss_of wrapper), without the loop."""
+    """One optimizer step as ebmppl/training/loop.py computes it (its loss_of wrapper), without the loop."""
     def loss_of(theta, batch, key):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         rows = next(iter(batch.values())).shape[0]

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import ebmppl  # noqa: E402
-from ebmppl.fit import fit  # noqa: E402
+from ebmppl import fit  # noqa: E402
 
 OUT = ROOT / "docs" / "img" / "fce_vi_ring.png"
 

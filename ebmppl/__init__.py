@@ -19,11 +19,11 @@ from .errors import EbmDataError, EbmError, EbmSemanticError, EbmShapeError, Ebm
 from .model.compose import mixture
 from .model.decorators import (binary, categorical, const, declare, density, factor, integer, interval, latent,
                                let, mlp, ordered, param, positive, real, simplex, spin, tilde, unit, var)
-from .fit import FitResult, fit  # the function shadows the subpackage's name, on purpose
+from .training import FitResult, fit
 from .infer.sample import sample
 from .diagnostics import Diagnosis, DiagnosticWarning, diagnose
-from .logz import (LogZ, anomaly_score, anomaly_threshold, classify, denoise, log_likelihood, log_ratio,
-                   logz)  # the function shadows the module's name, like fit
+from .partition import (LogZ, anomaly_score, anomaly_threshold, classify, denoise, log_likelihood, log_ratio,
+                        logz)
 from . import report  # ebmppl.report.fit_report, mmd_test: training reports
 from . import dbn
 from .model.spec import Model
@@ -64,14 +64,14 @@ def _finish(model: Model, data=None) -> Model:
 
 def parse(text: str, name: str = "<string>", data=None) -> Model:
     """Parse and check .ebm source text; bind consts from ``data`` (dict or JSON path) if given."""
-    from .dsl.check import check
+    from .model.check import check
     from .dsl.parse import parse as _parse
     return _finish(check(_parse(text, name), name=Path(name).stem if name[:1] != "<" else "model"), data)
 
 
 def load(path, data=None) -> Model:
     """Load, parse and check a .ebm file; bind consts from ``data`` (dict or JSON path) if given."""
-    from .dsl.check import check
+    from .model.check import check
     from .dsl.parse import parse_file
     prog = parse_file(path)
     model = check(prog, name=Path(path).stem)

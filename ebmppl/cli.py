@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("file", help="the .ebm model file")
     f.add_argument("--data", required=True, metavar="DATA.csv|npz", help="training data (columns named after vars)")
     f.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
-    from .fit.api import METHODS
+    from .training.api import METHODS
     f.add_argument("--method", default="auto", choices=METHODS, help="training method (default: auto)")
     f.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
     f.add_argument("--batch-size", type=int, default=256, help="minibatch size (default 256)")
@@ -223,7 +223,7 @@ def cmd_fit(args) -> int:
     from pathlib import Path
 
     import ebmppl
-    from .fit import fit
+    from .training import fit
     from .io import atomic_write, save_params
     model = ebmppl.load(args.file, data=args.consts)
     out = Path(args.out)
@@ -321,7 +321,7 @@ def cmd_score(args) -> int:
 
     import ebmppl
     from .io import atomic_write, read_data
-    from .logz import anomaly_score
+    from .partition import anomaly_score
     model = ebmppl.load(args.file, data=args.consts)
     params = _params(args, model)
     rows = read_data(args.data, model)

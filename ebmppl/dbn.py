@@ -151,7 +151,7 @@ def stack(data, layers: Sequence[int] = (16, 8), method: str = "pcd", steps: int
     Returns:
         a :class:`DBN`; ``net.layers[k]`` holds the k-th RBM's model, params, fit result and inputs.
     """
-    from .fit import fit
+    from .training import fit
     if activations not in ("probs", "samples"):
         raise EbmError("fit", f"activations must be 'probs' or 'samples', got '{activations}'")
     if not layers:

@@ -1,6 +1,6 @@
 """Training reports: how a fit went, and whether the fitted model's samples look like the data.
 
-:func:`fit_report` takes a model, the :class:`~ebmppl.fit.FitResult` of fitting it and the data,
+:func:`fit_report` takes a model, the :class:`~ebmppl.FitResult` of fitting it and the data,
 and measures
 
 - the training curves: loss, validation loss, gradient norm, and the method's own figures
@@ -212,7 +212,7 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
 
     Args:
         model: the model that was fitted (bound; ``consts=`` binds it here, as in ``fit``).
-        result: the :class:`~ebmppl.fit.FitResult`.
+        result: the :class:`~ebmppl.FitResult`.
         data: the data it was fitted to (a dict or a CSV / NPZ path, as for ``fit``).
         out_dir: the folder for ``fit-report.md`` and ``fit-report-*.png``; None computes the numbers only.
         key: seed of the sampler, the row split and the permutations.
@@ -231,7 +231,7 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
     Raises:
         EbmError: a result of another model, bad sizes, too few data rows, non-finite draws.
     """
-    from .fit.api import prepare_data
+    from .training.api import prepare_data
     if consts is not None:
         model = model.bind(consts)
     if result.fingerprint and result.fingerprint != model.fingerprint:
@@ -284,7 +284,7 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
         energies = {"e_pos": e_pos, "e_neg": e_neg, "gap": e_pos - e_neg}
     accuracy = None
     if result.method == "ce":
-        from .logz import classify
+        from .partition import classify
         label = result.options.get("label", "y")
         p = classify(model, result.params, {n: v for n, v in rows.items() if n != label}, label=label)
         accuracy = float(np.mean(p.argmax(1) == np.asarray(rows[label]).astype(int)))
@@ -560,7 +560,7 @@ def _plot_moments(path: Path, m: Moments, name: str) -> Path:
 
 def _plot_2d(path: Path, model, params, data, samples, labels, method) -> Path:
     """Three panels on shared axes: the data, the fitted density exp(−E) on a grid, the model's samples."""
-    from .fit.problem import Problem
+    from .training.problem import Problem
     plt = _pyplot()
     lo, hi = data.min(0), data.max(0)
     pad = 0.15 * np.maximum(hi - lo, 1e-6)

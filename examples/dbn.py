@@ -17,7 +17,7 @@ import numpy as np
 
 import ebmppl
 from ebmppl.dbn import stack
-from ebmppl.logz import log_likelihood
+from ebmppl.partition import log_likelihood
 
 ROOT = Path(__file__).resolve().parents[1]
 

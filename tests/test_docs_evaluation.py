@@ -16,7 +16,7 @@ TEXT = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
 
 def public_names() -> list[str]:
     import importlib
-    logz_module = importlib.import_module("ebmppl.logz")  # `ebmppl.logz` is the function
+    logz_module = importlib.import_module("ebmppl.partition")  # `ebmppl.logz` is the function
     return list(logz_module.__all__) + ["mixture", "with_component_logz", "component_logz", "stack"]
 
 

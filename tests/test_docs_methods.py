@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from ebmppl.fit.api import METHODS
+from ebmppl.training.api import METHODS
 from tests.docs_util import ROOT, cli_options, python_blocks, run_blocks, section_names
 
 TEXT = (ROOT / "docs" / "methods.md").read_text(encoding="utf-8")

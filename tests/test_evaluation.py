@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ebmppl as ebm
-from ebmppl.logz import log_likelihood
+from ebmppl.partition import log_likelihood
 from tests.conftest import DATA
 
 

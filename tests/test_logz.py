@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ebmppl as ebm
-from ebmppl.logz import log_ratio, logz_ais, logz_exact, logz_quadrature
+from ebmppl.partition import log_ratio, logz_ais, logz_exact, logz_quadrature
 from tests.conftest import DATA, load_example
 
 ISING = [(2.0, 17.105367), (2.269185, 15.521917), (3.0, 13.281033)]  # 4x4 periodic, J = 1
@@ -97,7 +97,7 @@ def test_log_ratio_needs_no_partition_function(x64):
 
 
 def test_anomaly_scores_separate_injected_outliers():
-    from ebmppl.logz import anomaly_score, anomaly_threshold
+    from ebmppl.partition import anomaly_score, anomaly_threshold
     m = load_example("ring")  # its default params already describe the unit ring
     ring = np.loadtxt(DATA / "ring.csv", delimiter=",", skiprows=1)
     rng = np.random.default_rng(0)
@@ -112,7 +112,7 @@ def test_anomaly_scores_separate_injected_outliers():
 
 
 def test_denoise_moves_noisy_points_toward_the_ring():
-    from ebmppl.logz import denoise
+    from ebmppl.partition import denoise
     m = load_example("ring")
     clean = np.loadtxt(DATA / "ring.csv", delimiter=",", skiprows=1)[:300]
     noisy = clean + np.random.default_rng(1).normal(0, 0.3, clean.shape)

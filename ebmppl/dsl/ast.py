@@ -8,8 +8,8 @@ its expressions into JAX functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass, field, fields
+from typing import Callable, Iterator, Optional
 
 from ..errors import Span
 
@@ -248,3 +248,64 @@ class Literal(Expr):
     def __repr__(self):
         import numpy as np
         return f"Literal({np.asarray(self.value).tolist()!r})"
+
+
+# ------------------------------------------------------------------ traversal
+def children(node: Node) -> tuple[Node, ...]:
+    """The child nodes of ``node``, in field order: every field that holds a node or a tuple of nodes.
+
+    Every pass walks the tree through this one function (or :func:`walk`), so a new node type is
+    seen by all of them. Anything that is not a :class:`Node` is an error, never skipped.
+
+    Example:
+        >>> [type(c).__name__ for c in children(BinOp(None, "+", Num(None, 1, True), Name(None, "x")))]
+        ['Num', 'Name']
+    """
+    if not isinstance(node, Node):
+        raise TypeError(f"not an AST node: {type(node).__name__}")
+    out: list[Node] = []
+    for f in fields(node):
+        if f.name == "span" or f.name.endswith("_span"):
+            continue
+        v = getattr(node, f.name)
+        if isinstance(v, Node):
+            out.append(v)
+        elif isinstance(v, tuple):
+            out.extend(x for x in v if isinstance(x, Node))
+    return tuple(out)
+
+
+def walk(node: Node) -> Iterator[Node]:
+    """Every node under ``node`` (``node`` first), depth first in source order."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(children(n)))
+
+
+def free_names(node: Optional[Node], is_builtin: Callable[[str], bool] = lambda name: False,
+               bound: frozenset = frozenset()) -> set[str]:
+    """The names an expression reads: not loop variables, and not functions ``is_builtin`` knows.
+
+    A call of a name that is not built in (an ``mlp`` param called as a function) reads that name.
+    """
+    out: set[str] = set()
+
+    def visit(e: Node, bound: frozenset) -> None:
+        if isinstance(e, Name):
+            if e.id not in bound:
+                out.add(e.id)
+            return
+        if isinstance(e, Call) and e.func != "range" and not is_builtin(e.func):
+            out.add(e.func)
+        if isinstance(e, Comprehension):
+            visit(e.iter, bound)
+            visit(e.body, bound | {e.var})
+            return
+        for c in children(e):
+            visit(c, bound)
+
+    if node is not None:
+        visit(node, frozenset(bound))
+    return out

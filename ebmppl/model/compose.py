@@ -12,6 +12,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ..errors import EbmSemanticError
+from .library import names_in
 from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs, tree_str
 
 
@@ -112,7 +113,7 @@ def mixture(weights, components, logz=None, params=None, **logz_options) -> Mode
         >>> [round(z.value, 4) for z in m.component_logz]
         [0.9189, 0.2258]
     """
-    from ..logz import LogZ
+    from ..partition import LogZ
     if len(weights) != len(components) or len(components) < 2:
         raise EbmSemanticError("mixture needs at least two components and one weight each")
     if any(not w > 0 for w in np.asarray(weights, dtype=float)):
@@ -166,7 +167,7 @@ def mixture(weights, components, logz=None, params=None, **logz_options) -> Mode
 
 
 def _normalized():
-    from ..logz import LogZ
+    from ..partition import LogZ
     return LogZ(0.0, 0.0, "normalized", "a normalized density")
 
 
@@ -179,7 +180,7 @@ def with_component_logz(model: Model, params=None, method: str = "auto", **logz_
     ``model.component_logz`` and ``model.summary()``.
     """
     from ..errors import EbmError
-    from ..logz import logz as estimate
+    from ..partition import logz as estimate
     if not _mixtures(model.effective_tree):
         raise EbmError("logz", f"model '{model.name}' has no mixture", hint="build one with ebmppl.mixture(...)")
     params = model.init_params(0) if params is None else params
@@ -207,7 +208,7 @@ def with_component_logz(model: Model, params=None, method: str = "auto", **logz_
 
 def component_logz(model: Model) -> tuple:
     """One ``ebmppl.LogZ`` per component of every mixture in the model (innermost mixture first)."""
-    from ..logz import LogZ
+    from ..partition import LogZ
     out = []
     for node in _mixtures(model.effective_tree):
         if node.logz_source is not None:
@@ -270,7 +271,6 @@ def normalized_over(model: Model, node):
 
 def _depends_on(model: Model, f: Factor) -> set:
     """Names a density's arguments read, through lets (Python factors: their arguments)."""
-    from ..dsl.check import names_in
     lets = {l.name: l for l in model.lets}
     todo = list(names_in(f.dist)) + list(f.args)
     out: set = set()

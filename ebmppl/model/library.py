@@ -16,6 +16,9 @@ import jax.scipy.special as jss
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 
+from ..dsl import ast as A
+from . import domains
+
 
 # ------------------------------------------------------------- distributions
 @dataclass(frozen=True)
@@ -89,69 +92,12 @@ def lp_function_name(name: str) -> Optional[tuple[DistInfo, str]]:
     return None
 
 
-# Numpyro constraints for the value domains.
 def domain_constraint(kind: str, args=()):
-    if kind == "real":
-        return constraints.real
-    if kind == "positive":
-        return constraints.positive
-    if kind == "unit":
-        return constraints.unit_interval
-    if kind == "interval":
-        return constraints.interval(float(args[0]), float(args[1]))
-    if kind == "ordered":
-        return constraints.ordered_vector
-    if kind == "simplex":
-        return constraints.simplex
-    if kind == "binary":
-        return constraints.boolean
-    if kind == "categorical":
-        return constraints.integer_interval(0, int(args[0]) - 1)
-    if kind == "int":
-        return INTEGER
-    if kind == "spin":
-        return SPIN
-    raise ValueError(kind)
+    """The NumPyro constraint of a value domain (the domain table's)."""
+    return domains.constraint(kind, args)
 
 
-class _Spin(constraints.Constraint):
-    is_discrete = True
-
-    def __call__(self, x):
-        return (x == 1) | (x == -1)
-
-    def feasible_like(self, prototype):
-        return jnp.ones_like(prototype)
-
-    def tree_flatten(self):
-        return (), ((), dict())
-
-    def __eq__(self, other):
-        return isinstance(other, _Spin)
-
-
-SPIN = _Spin()
-
-
-class _Integer(constraints.Constraint):
-    """Any integer (NumPyro has only bounded or nonnegative integer constraints)."""
-
-    is_discrete = True
-
-    def __call__(self, x):
-        return x == jnp.round(x)
-
-    def feasible_like(self, prototype):
-        return jnp.zeros_like(prototype)
-
-    def tree_flatten(self):
-        return (), ((), dict())
-
-    def __eq__(self, other):
-        return isinstance(other, _Integer)
-
-
-INTEGER = _Integer()
+SPIN, INTEGER = domains.SPIN, domains.INTEGER
 
 
 # ------------------------------------------------------------------ functions
@@ -291,6 +237,16 @@ for _fi in [
 CONSTANTS = {"pi": jnp.pi, "e": jnp.e, "inf": jnp.inf}
 
 # Functions whose result is known positive, for domain checks of distribution arguments.
+def is_builtin(name: str) -> bool:
+    """True for a function the language provides (not a name the model declares)."""
+    return name in FUNCTIONS or lp_function_name(name) is not None
+
+
+def names_in(expr, bound: frozenset = frozenset()) -> set[str]:
+    """Free names an expression reads (not loop variables, not built-in functions)."""
+    return A.free_names(expr, is_builtin, bound)
+
+
 POSITIVE_FUNCTIONS = {"exp", "softplus", "sigmoid", "inv_logit", "softmax", "cosh"}
 NONNEG_FUNCTIONS = {"abs", "square", "sqrt", "norm", "relu"}
 

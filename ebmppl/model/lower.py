@@ -26,6 +26,7 @@ from ..config import float_dtype
 from ..dsl import ast as A
 from ..errors import EbmError, EbmSemanticError, EbmShapeError
 from . import library as L
+from .library import names_in
 from .affine import enumerate_states, is_affine_in, log_sum_affine
 from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper
 
@@ -506,10 +507,8 @@ class Lowered:
             if f.target is not None:
                 names.append(f.target_name)
             if f.dist is not None:
-                from ..dsl.check import names_in
                 names.extend(sorted(names_in(f.dist)))
             if f.expr is not None and f.fn is None and f.span is None:
-                from ..dsl.check import names_in
                 names.extend(sorted(names_in(f.expr)))
             missing = [a for a in names if a not in known and a not in L.CONSTANTS]
             if missing:

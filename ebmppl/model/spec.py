@@ -19,48 +19,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from ..dsl import ast as A
 from ..errors import EbmSemanticError, Span
+from .domains import CONTINUOUS, DECLARABLE as DOMAINS, DISCRETE, Domain, _fmt  # noqa: F401 (re-exported)
 
-CONTINUOUS = ("real", "positive", "unit", "interval", "ordered", "simplex")
-DISCRETE = ("binary", "spin", "categorical", "int")
-DOMAINS = CONTINUOUS + DISCRETE
 ROLES = ("const", "var", "latent", "param")
-
-
-@dataclass(frozen=True)
-class Domain:
-    """A value domain: ``real``, ``positive``, ``interval(lo, hi)``, ``categorical(K)``, ``mlp(...)``."""
-
-    kind: str
-    args: tuple = ()
-
-    @property
-    def continuous(self) -> bool:
-        return self.kind in CONTINUOUS
-
-    @property
-    def discrete(self) -> bool:
-        return self.kind in DISCRETE
-
-    def __str__(self) -> str:
-        if self.kind == "mlp":
-            n_in, hidden, n_out, act = self.args
-            sizes = lambda d: str(d) if isinstance(d, int) else _fmt(d)  # noqa: E731
-            return f"mlp({sizes(n_in)}, [{', '.join(sizes(h) for h in hidden)}], {sizes(n_out)}, act={act})"
-        if not self.args:
-            return self.kind
-        return f"{self.kind}({', '.join(_fmt(a) for a in self.args)})"
-
-
-def _fmt(x) -> str:
-    if isinstance(x, A.Num):
-        return str(x.value)
-    if isinstance(x, A.Name):
-        return x.id
-    if isinstance(x, A.UnOp) and isinstance(x.operand, A.Num):
-        return f"{x.op}{x.operand.value}"
-    if isinstance(x, A.Expr):
-        return "<expr>"
-    return str(x)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
 import ebmppl
-from ebmppl.dsl.check import check
+from ebmppl.model.check import check
 from ebmppl.dsl.parse import _parser, parse
 from ebmppl.errors import EbmError
 from tests.conftest import EXAMPLE_DATA, EXAMPLES

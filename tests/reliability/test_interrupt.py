@@ -27,7 +27,7 @@ from tests.conftest import DATA, EXAMPLES, ROOT
 KILLER = r"""
 import importlib, os, signal, sys
 io = importlib.import_module("ebmppl.io")
-loop = importlib.import_module("ebmppl.fit.loop")  # ebmppl.fit is also a function: import the module by name
+loop = importlib.import_module("ebmppl.training.loop")  # ebmppl.fit is also a function: import the module by name
 n, count, orig = int(os.environ["KILL_AT_WRITE"]), [0], io.atomic_write
 def atomic_write(path, write):
     count[0] += 1

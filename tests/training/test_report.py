@@ -9,8 +9,8 @@ from scipy.spatial.distance import cdist, pdist
 
 import ebmppl as ebm
 from ebmppl.cli import main
-from ebmppl.fit import fit
-from ebmppl.fit.api import METHODS
+from ebmppl import fit
+from ebmppl.training.api import METHODS
 from ebmppl.report import fit_report, mmd_test
 from tests.conftest import DATA, EXAMPLES
 

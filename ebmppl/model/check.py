@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from ..dsl import ast as A
 from ..errors import EbmSemanticError, Span, did_you_mean
-from ..model import library as L
-from ..model.spec import (CONTINUOUS, DOMAINS, Domain, Factor, LetDef, Mixture, Model, Product, Ref,
+from . import library as L
+from .library import names_in
+from .spec import (CONTINUOUS, DOMAINS, Domain, Factor, LetDef, Mixture, Model, Product, Ref,
                           Spec, Temper)
-from . import ast as A
 
 _DOMAIN_ARITY = {"interval": 2, "categorical": 1}
 # JAX indexes arrays with int32: no array may hold more elements.
@@ -24,57 +25,6 @@ MAX_ELEMENTS = 2**31 - 1
 
 def _err(msg, span, hint=None) -> EbmSemanticError:
     return EbmSemanticError(msg, span, hint)
-
-
-def names_in(expr, bound: frozenset = frozenset()) -> set[str]:
-    """Free names an expression reads (not loop variables, not function names)."""
-    out: set[str] = set()
-
-    def walk(e, bound):
-        if e is None:
-            return
-        if isinstance(e, A.Name):
-            if e.id not in bound:
-                out.add(e.id)
-        elif isinstance(e, A.Num):
-            return
-        elif isinstance(e, (A.BinOp, A.Compare, A.BoolOp)):
-            walk(e.left, bound), walk(e.right, bound)
-        elif isinstance(e, (A.UnOp, A.Not)):
-            walk(e.operand, bound)
-        elif isinstance(e, A.IfElse):
-            walk(e.cond, bound), walk(e.then, bound), walk(e.orelse, bound)
-        elif isinstance(e, A.Call):
-            if e.func not in L.FUNCTIONS and L.lp_function_name(e.func) is None and e.func != "range":
-                out.add(e.func)  # an mlp param called as a function
-            for a in e.args:
-                walk(a, bound)
-            for k in e.kwargs:
-                walk(k.value, bound)
-        elif isinstance(e, A.Comprehension):
-            walk(e.iter, bound)
-            walk(e.body, bound | {e.var})
-        elif isinstance(e, A.GenCall):
-            walk(e.comp, bound)
-        elif isinstance(e, A.Array):
-            for i in e.items:
-                walk(i, bound)
-        elif isinstance(e, A.Index):
-            walk(e.value, bound)
-            for s in e.subs:
-                walk(s, bound)
-        elif isinstance(e, A.Slice):
-            walk(e.lo, bound), walk(e.hi, bound), walk(e.step, bound)
-        elif isinstance(e, A.DistCall):
-            for a in e.args:
-                walk(a, bound)
-            for k in e.kwargs:
-                walk(k.value, bound)
-        elif isinstance(e, A.KwArg):
-            walk(e.value, bound)
-
-    walk(expr, frozenset(bound))
-    return out
 
 
 class Checker:

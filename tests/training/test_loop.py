@@ -15,7 +15,7 @@ import pytest
 import ebmppl as ebm
 from ebmppl.cli import main
 from ebmppl.errors import EbmError
-from ebmppl.fit import fit
+from ebmppl import fit
 from tests.conftest import DATA, EXAMPLES, ROOT
 
 RING_DATA = DATA / "ring.csv"
@@ -64,7 +64,7 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
     # a block of steps gathers its batches and draws its numbers up front; the numbers are those of
     # drawing inside each step, so the block size changes nothing (here 1; 8, which leaves a remainder in each
     # chunk of 29 steps; and the default, one block a chunk)
-    from ebmppl.fit import loop
+    from ebmppl.training import loop
     if method == "pcd":
         m = ebm.parse("var v : binary[6]\nlatent h : binary[3]\nparam W : real[6, 3] ~ normal(0, 0.1)\n"
                       "param b : real[6] = 0\nparam c : real[3] = 0\nfactor rbm = -(v @ W @ h + b @ v + c @ h)")
@@ -142,7 +142,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
 def test_data_parallel_over_four_devices_matches_one(ring_xy):
     code = """
 import json, sys, numpy as np, jax, ebmppl
-from ebmppl.fit import fit
+from ebmppl import fit
 x = np.loadtxt("examples/data/ring.csv", delimiter=",", skiprows=1)
 r = fit(ebmppl.load("examples/ring.ebm"), {"x": x}, method="dsm", steps=60, batch_size=128, chunk=30,
         progress=False, key=1)
@@ -225,7 +225,7 @@ def test_a_repeated_setup_reuses_its_compiled_programs(ring_xy):
     # fit keeps the compiled programs of its last few setups: the same model, method, options, optimizer
     # and data again (another seed, other steps) traces nothing, and gives what a fresh build gives
     import jax
-    from ebmppl.fit import api
+    from ebmppl.training import api
     m = ebm.load(EXAMPLES / "ring.ebm")
     kw = dict(method="ssm", batch_size=64, chunk=20, progress=False)
     api._SETUPS.clear()

@@ -1,4 +1,4 @@
-"""The minibatch shuffle (ebmppl/fit/shuffle.py): a bijection of range(n) per epoch, fresh each epoch,
+"""The minibatch shuffle (ebmppl/training/shuffle.py): a bijection of range(n) per epoch, fresh each epoch,
 distinct rows within an epoch, and close to uniform over many epochs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ebmppl.fit.shuffle import batch_indices, permute
+from ebmppl.training.shuffle import batch_indices, permute
 
 KEY = jax.random.PRNGKey(0)
 

@@ -8,8 +8,8 @@ import optax
 import pytest
 
 import ebmppl as ebm
-from ebmppl.fit import fit
-from ebmppl.logz import log_likelihood
+from ebmppl import fit
+from ebmppl.partition import log_likelihood
 from tests.conftest import DATA
 
 GAUSS = ("var x : real[5]\nparam mu : real[5] = 0\nparam P : real[5, 5] = eye(5)\n"
@@ -108,8 +108,8 @@ def test_pcd_rbm_beats_sklearn_by_a_nat(digits):
 def test_pcd_loss_is_the_two_phases_energy_gap(digits):
     """CD/PCD evaluate the data and the negatives in one stacked batch; the loss, its aux figures and its
     gradient must be those of the two phases evaluated apart (here 10 data rows against 7 chains)."""
-    from ebmppl.fit.api import build_objective
-    from ebmppl.fit.problem import Problem
+    from ebmppl.training.api import build_objective
+    from ebmppl.training.problem import Problem
     m = ebm.load("examples/rbm.ebm")
     prob = Problem(m)
     data = {"v": jax.numpy.asarray(digits[0][:50], jax.numpy.float32)}
@@ -163,7 +163,7 @@ def test_adversarial_methods_fit_the_ring(ring, method, opts):
 
 
 def test_auto_method_choices():
-    from ebmppl.fit.api import choose_method
+    from ebmppl.training.api import choose_method
     assert choose_method(ebm.load("examples/rbm.ebm"))[0] == "pcd"
     assert choose_method(ebm.load("examples/ring.ebm"))[0] == "ssm"
     assert choose_method(ebm.parse("var x : real\nparam m : real\nx ~ normal(m, 1)"))[0] == "mle"
@@ -179,7 +179,7 @@ def test_mle_for_a_normalized_model(x64):
 
 
 def test_ce_trains_an_energy_classifier_on_moons():
-    from ebmppl.logz import classify
+    from ebmppl.partition import classify
     m = ebm.parse("var x : real[2]\nvar y : categorical(2)\nparam f : mlp(2, [32, 32], 2, act=swish)\n"
                   "factor e = -f(x)[y] + 0.5 * sum(x^2) / 16")
     d = np.loadtxt(DATA / "moons.csv", delimiter=",", skiprows=1)

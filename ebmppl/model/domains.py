@@ -1,0 +1,275 @@
+"""The domain table: everything the rest of ebmppl asks of a value domain, in one place.
+
+A declaration's type is a :class:`Domain` (a kind and its arguments, ``interval(0, 1)``,
+``categorical(K)``); each kind has one :class:`DomainKind` row in :data:`DOMAINS` holding its
+NumPyro constraint (and so its bijector, through ``biject_to``), its support test for values
+(literals, const defaults, bound data, param initial values and loaded params all use
+:func:`contains`), whether it is discrete and how to enumerate its states, how a distribution's
+support fits it, its default initial value and how it prints. Adding a domain is a change to
+this file alone: no other module compares domain kinds by name.
+
+Like NumPyro's ``constraints`` registry with ``biject_to``, the table holds data and small
+functions; it imports nothing of ebmppl above :mod:`ebmppl.dsl.ast`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import jax.numpy as jnp
+import numpy as np
+from numpyro.distributions import constraints
+
+from ..dsl import ast as A
+
+
+# ------------------------------------------------------------ extra constraints
+class _Spin(constraints.Constraint):
+    """The values -1 and +1 (NumPyro has no such constraint)."""
+
+    is_discrete = True
+
+    def __call__(self, x):
+        return (x == 1) | (x == -1)
+
+    def feasible_like(self, prototype):
+        return jnp.ones_like(prototype)
+
+    def tree_flatten(self):
+        return (), ((), dict())
+
+    def __eq__(self, other):
+        return isinstance(other, _Spin)
+
+
+class _Integer(constraints.Constraint):
+    """Any integer (NumPyro has only bounded or nonnegative integer constraints)."""
+
+    is_discrete = True
+
+    def __call__(self, x):
+        return x == jnp.round(x)
+
+    def feasible_like(self, prototype):
+        return jnp.zeros_like(prototype)
+
+    def tree_flatten(self):
+        return (), ((), dict())
+
+    def __eq__(self, other):
+        return isinstance(other, _Integer)
+
+
+SPIN = _Spin()
+INTEGER = _Integer()
+
+
+# --------------------------------------------------------------------- the row
+@dataclass(frozen=True)
+class DomainKind:
+    """One row of the domain table.
+
+    Attributes:
+        name: how the kind is written in a declaration (``interval``).
+        discrete: values are discrete (never a param; moved by Gibbs-type samplers).
+        arity: the number of arguments (``interval(lo, hi)``: 2).
+        usage: how a user writes it, for hints (``interval(lo, hi)``, ``simplex[K]``).
+        vector: the value is a vector along its last axis (``ordered``, ``simplex``).
+        integer: stored as integers (``int``, ``categorical``); ``binary`` consts are integers too
+            (``integer_data``), but sampled binary values are floats like spins.
+        constraint: ``args -> numpyro constraint`` (``biject_to`` of it maps reals into the domain).
+        contains: ``(array, args) -> bool array``: the support test, strict at open bounds.
+        default: ``(shape, args, dtype) -> array``: the initial value of a param with no ``= value``.
+        states: ``args -> 1-D array`` of every value of one element, for finite discrete kinds.
+        fits: ``(support, args) -> bool``: a distribution with this ``support`` (the library's
+            words: real, positive, unit, simplex, bounded, binary, count, categorical) keeps
+            values inside this domain, so ``x ~ dist`` is legal for a var of this kind.
+        affine_logsum: ``g -> array``: log Σ_v exp(-g v) over the two states v of one element,
+            for energies affine in the element (free energies, exact log Z); two-state kinds only.
+        described: how a message names a value of the kind (``a positive number``).
+    """
+
+    name: str
+    discrete: bool
+    constraint: Callable[[tuple], constraints.Constraint]
+    contains: Callable[[np.ndarray, tuple], np.ndarray]
+    default: Callable[[tuple, tuple, object], jnp.ndarray]
+    described: str
+    fits: Callable[[str, tuple], bool] = lambda support, args: False
+    arity: int = 0
+    usage: str = ""
+    vector: bool = False
+    integer: bool = False
+    integer_data: bool = False
+    states: Optional[Callable[[tuple], np.ndarray]] = None
+    affine_logsum: Optional[Callable] = None
+    param: bool = field(default=False)  # a param may be declared with it (learned by gradients)
+
+    @property
+    def continuous(self) -> bool:
+        return not self.discrete and self.name != "mlp"
+
+    @property
+    def finite(self) -> bool:
+        """Finite discrete: its states can be enumerated."""
+        return self.states is not None
+
+    @property
+    def two_state(self) -> bool:
+        return self.affine_logsum is not None
+
+    def n_states(self, args=()) -> Optional[int]:
+        return None if self.states is None else int(len(self.states(args)))
+
+    def written(self) -> str:
+        return self.usage or self.name
+
+
+def _interval_fits(support: str, args) -> bool:
+    lo, hi = (_number(a) for a in args)
+    return (support in ("real", "bounded")
+            or (support == "positive" and lo is not None and lo >= 0)
+            or (support == "unit" and lo is not None and hi is not None and lo >= 0 and hi <= 1))
+
+
+def _number(a) -> Optional[float]:
+    """A bound as a number when it is one (bounds may be expressions until the model is bound)."""
+    if isinstance(a, (int, float, np.integer, np.floating)):
+        return float(a)
+    if isinstance(a, A.Num):
+        return float(a.value)
+    if isinstance(a, A.UnOp) and a.op == "-" and isinstance(a.operand, A.Num):
+        return -float(a.operand.value)
+    return None
+
+
+def _full(value):
+    return lambda shape, args, dtype: jnp.full(shape, value, dtype)
+
+
+_ROWS = (
+    DomainKind("real", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
+               "a real number", lambda s, a: s == "real", param=True),
+    DomainKind("positive", False, lambda a: constraints.positive, lambda x, a: x > 0, _full(1.0),
+               "a number above 0", lambda s, a: s in ("real", "positive"), param=True),
+    DomainKind("unit", False, lambda a: constraints.unit_interval, lambda x, a: (x > 0) & (x < 1), _full(0.5),
+               "a number strictly between 0 and 1", lambda s, a: s in ("real", "positive", "unit", "bounded"),
+               param=True),
+    DomainKind("interval", False, lambda a: constraints.interval(float(a[0]), float(a[1])),
+               lambda x, a: (x > a[0]) & (x < a[1]),
+               lambda shape, a, dtype: jnp.full(shape, (a[0] + a[1]) / 2, dtype),
+               "a number strictly inside the interval", _interval_fits, arity=2, usage="interval(lo, hi)",
+               param=True),
+    DomainKind("ordered", False, lambda a: constraints.ordered_vector,
+               lambda x, a: np.all(np.diff(x, axis=-1) > 0, axis=-1, keepdims=True) & np.isfinite(x),
+               lambda shape, a, dtype: jnp.broadcast_to(jnp.arange(shape[-1], dtype=dtype), shape),
+               "an increasing vector", lambda s, a: s == "real", usage="ordered[K]", vector=True, param=True),
+    DomainKind("simplex", False, lambda a: constraints.simplex,
+               lambda x, a: (x > 0) & np.isclose(np.sum(x, axis=-1, keepdims=True), 1.0, rtol=0, atol=1e-5),
+               lambda shape, a, dtype: jnp.full(shape, 1.0 / shape[-1], dtype),
+               "a vector of positive numbers that sum to 1", lambda s, a: s in ("real", "positive", "simplex"),
+               usage="simplex[K]", vector=True, param=True),
+    DomainKind("binary", True, lambda a: constraints.boolean, lambda x, a: (x == 0) | (x == 1), _full(0.0),
+               "0 or 1", lambda s, a: s in ("binary", "count"), integer_data=True,
+               states=lambda a: np.array([0.0, 1.0]),
+               affine_logsum=lambda g: jnp.logaddexp(0.0, -g)),
+    DomainKind("spin", True, lambda a: SPIN, lambda x, a: np.abs(x) == 1, _full(1.0), "-1 or +1",
+               states=lambda a: np.array([-1.0, 1.0]), affine_logsum=lambda g: jnp.logaddexp(g, -g)),
+    DomainKind("categorical", True, lambda a: constraints.integer_interval(0, int(a[0]) - 1),
+               lambda x, a: (x == np.round(x)) & (x >= 0) & (x < a[0]), _full(0),
+               "a whole number from 0 to K - 1", lambda s, a: s == "categorical", arity=1,
+               usage="categorical(K)", integer=True, integer_data=True,
+               states=lambda a: np.arange(int(a[0]))),
+    DomainKind("int", True, lambda a: INTEGER, lambda x, a: x == np.round(x), _full(0), "a whole number",
+               lambda s, a: s in ("binary", "count", "categorical"), integer=True, integer_data=True),
+    DomainKind("mlp", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
+               "the weights of a network", usage="mlp(n_in, [hidden, ...], n_out)", param=True),
+)
+
+DOMAINS: dict[str, DomainKind] = {row.name: row for row in _ROWS}
+# the kinds a declaration may name with `:` (an mlp is declared with its own syntax)
+DECLARABLE = tuple(k for k in DOMAINS if k != "mlp")
+CONTINUOUS = tuple(k for k, row in DOMAINS.items() if row.continuous)
+DISCRETE = tuple(k for k, row in DOMAINS.items() if row.discrete)
+
+
+def lookup(kind: str) -> DomainKind:
+    """The table's row for ``kind``; an unknown kind is a programming error (the checker names it first)."""
+    try:
+        return DOMAINS[kind]
+    except KeyError:
+        raise ValueError(f"unknown domain kind {kind!r}") from None
+
+
+# ------------------------------------------------------------------ the value
+@dataclass(frozen=True)
+class Domain:
+    """A value domain: ``real``, ``positive``, ``interval(lo, hi)``, ``categorical(K)``, ``mlp(...)``.
+
+    ``args`` are numbers, or AST expressions until the model's consts are bound.
+    """
+
+    kind: str
+    args: tuple = ()
+
+    @property
+    def row(self) -> DomainKind:
+        return lookup(self.kind)
+
+    @property
+    def continuous(self) -> bool:
+        return self.row.continuous
+
+    @property
+    def discrete(self) -> bool:
+        return self.row.discrete
+
+    def __str__(self) -> str:
+        if self.kind == "mlp":
+            n_in, hidden, n_out, act = self.args
+            sizes = lambda d: str(d) if isinstance(d, int) else _fmt(d)  # noqa: E731
+            return f"mlp({sizes(n_in)}, [{', '.join(sizes(h) for h in hidden)}], {sizes(n_out)}, act={act})"
+        if not self.args:
+            return self.kind
+        return f"{self.kind}({', '.join(_fmt(a) for a in self.args)})"
+
+
+def _fmt(x) -> str:
+    if isinstance(x, A.Num):
+        return str(x.value)
+    if isinstance(x, A.Name):
+        return x.id
+    if isinstance(x, A.UnOp) and isinstance(x.operand, A.Num):
+        return f"{x.op}{x.operand.value}"
+    if isinstance(x, A.Expr):
+        return "<expr>"
+    return str(x)
+
+
+# ----------------------------------------------------------- what callers ask
+def constraint(kind: str, args=()) -> constraints.Constraint:
+    """The NumPyro constraint of a domain with its (bound) arguments."""
+    return lookup(kind).constraint(tuple(args))
+
+
+def contains(kind: str, args, value) -> np.ndarray:
+    """Elementwise: is each element of ``value`` inside the domain? Strict at open bounds, False for NaN.
+
+    For vector kinds (``ordered``, ``simplex``) the test is per vector, broadcast over its elements.
+    """
+    x = np.asarray(value)
+    with np.errstate(invalid="ignore"):
+        ok = np.asarray(lookup(kind).contains(x, tuple(args)), dtype=bool)
+    return np.broadcast_to(ok, x.shape)
+
+
+def first_outside(kind: str, args, value) -> Optional[tuple]:
+    """The index of the first element outside the domain, or None when every element is inside."""
+    bad = np.argwhere(~contains(kind, args, value))
+    return None if not len(bad) else tuple(int(i) for i in bad[0])
+
+
+def default_value(kind: str, shape, args=(), dtype=None):
+    """The initial value of a param (or placeholder const) declared without one."""
+    return lookup(kind).default(tuple(shape), tuple(args), dtype)
