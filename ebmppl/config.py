@@ -38,8 +38,21 @@ def set_compile_cache(path) -> str | None:
     return str(path)
 
 
+_cache_state = {"done": False}
+
+
+def ensure_compile_cache() -> str | None:
+    """Switch on the persistent compile cache the first time ebmppl is about to compile (``fit``,
+    ``sample``, ``logz``), not at import: ``import ebmppl`` changes no JAX setting. Later calls, and a
+    choice made with :func:`config` first, are left alone."""
+    if _cache_state["done"]:
+        return jax.config.jax_compilation_cache_dir
+    _cache_state["done"] = True
+    return init_compile_cache()
+
+
 def init_compile_cache() -> str | None:
-    """At import: on by default in :func:`default_cache_dir`; ``EBMPPL_COMPILE_CACHE=0`` keeps it off, and a
+    """On by default in :func:`default_cache_dir`; ``EBMPPL_COMPILE_CACHE=0`` keeps it off, and a
     cache folder the user already gave JAX is left alone."""
     if jax.config.jax_compilation_cache_dir:
         return jax.config.jax_compilation_cache_dir
@@ -68,6 +81,7 @@ def config(x64: bool | None = None, compile_cache=_UNSET) -> dict:
     if x64 is not None:
         jax.config.update("jax_enable_x64", bool(x64))
     if compile_cache is not _UNSET:
+        _cache_state["done"] = True  # the user's choice stands
         set_compile_cache(compile_cache)
     return {"x64": bool(jax.config.jax_enable_x64), "compile_cache": jax.config.jax_compilation_cache_dir}
 

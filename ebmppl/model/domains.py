@@ -111,6 +111,11 @@ class DomainKind:
         return not self.discrete and self.name != "mlp"
 
     @property
+    def network(self) -> bool:
+        """The weights of a network (``mlp``): a param, not an element-wise domain."""
+        return self.name == "mlp"
+
+    @property
     def finite(self) -> bool:
         """Finite discrete: its states can be enumerated."""
         return self.states is not None
