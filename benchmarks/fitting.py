@@ -17,7 +17,7 @@ Three comparisons, each in one process, float32:
    * *wall - compile*: the same call minus the time JAX reports compiling inside it
      (``jax.monitoring`` events: jaxpr tracing, lowering to MLIR, XLA compile);
    * *jitted chunks*: ebmppl's own compiled chunk function (``run_chunk`` in
-     ebmppl/training/loop.py, captured from a real ``fit`` call with its arguments, not
+     ebmppl/training/trainer.py, captured from a real ``fit`` call with its arguments, not
      re-implemented), called twice as ``fit`` calls it (2 x 1500 steps): the steady-state
      compute, no Python, no compile.
 
@@ -41,7 +41,7 @@ Three comparisons, each in one process, float32:
    ``param f : mlp(D, [64, 64], 1, act=swish)``, ``factor net = f(x)[0]``, plus
    ``0.5 * sum(x^2) / 16``), D in {2, 16, 64, 128}, batch 256, for ``sm``, ``ssm`` and ``dsm``.
    Timed program: one optimizer step, ``jax.jit`` of (``jax.value_and_grad`` of the loss from
-   ``ebmppl.training.api.build_objective``, wrapped exactly as ebmppl/training/loop.py wraps it, then
+   ``ebmppl.training.api.build_objective``, wrapped exactly as ebmppl/training/trainer.py wraps it, then
    ``optax.adam`` update), one call per step. Rows: time at D vs the same method at D=2
    (targets at D=128: ssm and dsm "roughly flat", <= 4x, which allows for the first layer's
    D x 64 weights that every method pays; exact sm grows, >= 10x, because it builds the full
@@ -96,7 +96,7 @@ from sklearn.neural_network import BernoulliRBM
 
 import ebmppl
 from ebmppl import fit
-from ebmppl.training import loop as fit_loop
+from ebmppl.training import trainer as fit_trainer
 from ebmppl.training.api import build_objective
 from ebmppl.training.problem import Problem
 from ebmppl.training.shuffle import batch_indices
@@ -134,14 +134,16 @@ CLOCK = compile_clock()  # listening to JAX's compile events from import on, bef
 # --------------------------------------------------- capturing fit's chunk
 @contextlib.contextmanager
 def capture_jit():
-    """Record every function ebmppl/training/loop.py jits (``run_chunk``, ``val_loss``) with its first arguments.
+    """Record every function ebmppl/training/trainer.py jits (``run_chunk``, ``val_loss``) with its first arguments.
 
-    ``loop.py`` calls ``jax.jit`` when ``run`` executes; for the duration of the block its module-level
-    name ``jax`` is swapped for a proxy whose ``jit`` records ``(jitted function, args, kwargs)`` by
-    function name. Nothing is re-implemented: the recorded function is the one ``fit`` runs.
+    ``trainer.py`` calls ``jax.jit`` when ``fit`` builds a trainer; for the duration of the block its
+    module-level name ``jax`` is swapped for a proxy whose ``jit`` records ``(jitted function, args,
+    kwargs)`` by function name (a ``functools.partial``'s function). Nothing is re-implemented: the
+    recorded function is the one ``fit`` runs. ``fit`` keeps the trainers of recent setups, so a setup
+    captured here must not have been fitted before in the process.
     """
     rec = {}
-    real = fit_loop.jax
+    real = fit_trainer.jax
 
     class Proxy(types.ModuleType):
         def __getattr__(self, name):
@@ -152,17 +154,19 @@ def capture_jit():
     def jit(fun=None, **kw):
         jitted = real.jit(fun, **kw)
 
+        name = getattr(fun, "func", fun).__name__
+
         def call(*args, **kwargs):
-            rec.setdefault(fun.__name__, (jitted, args, kwargs))
+            rec.setdefault(name, (jitted, args, kwargs))
             return jitted(*args, **kwargs)
         return call
 
     proxy.jit = jit
-    fit_loop.jax = proxy
+    fit_trainer.jax = proxy
     try:
         yield rec
     finally:
-        fit_loop.jax = real
+        fit_trainer.jax = real
 
 
 # ---------------------------------------------------------------------- timing
@@ -273,7 +277,7 @@ def step_rand(objective, key, rows: int):
 
 def hand_loop(problem, objective, data: dict, batch_size: int, opt, k_steps, k_data, average=None):
     """A hand-written optax training loop: ``lax.scan`` over steps, minibatches by a per-epoch permutation
-    (the same shuffle and per-step keys as ebmppl/training/loop.py, so the losses match), the objective's
+    (the same shuffle and per-step keys as ebmppl/training/trainer.py, so the losses match), the objective's
     carried state (PCD chains) threaded through, optional Polyak averaging. Nothing else: no NaN guard,
     no kept "last good" params, no gradient norm.
 
@@ -552,7 +556,7 @@ def mlp_model(dim: int, hidden=SM_HIDDEN):
 
 
 def sm_step(problem, objective, opt):
-    """One optimizer step as ebmppl/training/loop.py computes it (its loss_of wrapper), without the loop."""
+    """One optimizer step as ebmppl/training/trainer.py computes it (``Step.loss_of``), without the loop."""
     def loss_of(theta, batch, key):
         p = {**problem.constrain(theta["model"]), **theta["extra"]}
         rows = next(iter(batch.values())).shape[0]

@@ -18,16 +18,18 @@ Three comparisons, each in one process, on the same problem, sizes and dtype (fl
    * hand-written: the same scan/vmap layout with a minimal MALA step (the floor);
    * diagnostics (no target): the ebmppl kernel as ``ebmppl.sample`` runs it during draws
      (step-size adaptation compiled in, switched off by ``i >= num_warmup``), the bare core
-     ``ebmppl.infer.mala.step`` with ``target.logdensity_and_grad`` in the hand-written layout,
+     ``ebmppl.infer.mala.step_with`` with ``target.logdensity_and_grad`` in the hand-written layout,
      and an A/A control (a separately jitted copy of the hand-written loop).
+     The bare core is ``step_with(draw(key, z), State(z, lp, grad), ...)`` (BlackJAX's shape,
+     split by ebmppl's predraw protocol).
 
    The peers use a hand-written JAX log density, checked to agree with ebmppl's
    ``Target.logdensity_and_grad`` (its lowering is benchmarked in benchmarks/lowering.py).
    Every timed program returns only its final state (no per-step outputs).
 
    *Full runs*: ``ebmppl.sample(model, sampler="mala", chains=64, step_size=eps,
-   adapt_mass=False, progress=False)`` (its warmup adapts the step size by dual averaging,
-   which cannot be switched off from ``sample``) vs a BlackJAX run of the same warmup + draws
+   adapt_mass=False, progress=False)`` (its warmup adapts the step size by dual averaging, as
+   ``sample`` does by default) vs a BlackJAX run of the same warmup + draws
    steps at the per-chain step sizes ebmppl adapted to (read from a first ebmppl run), starting
    from uniform(-2, 2) like ebmppl, returning an InferenceData built by the same
    ``ebmppl.diagnostics.to_inference_data``. Reported: warm wall time (not the first call),
@@ -239,13 +241,15 @@ def hand_init(ld, z0):
 
 
 def ebm_core_program(target, eps, n_steps, collect=False):
-    """ebmppl.infer.mala.step with target.logdensity_and_grad, in the hand-written layout."""
+    """ebmppl.infer.mala.step_with(draw(key, z), ...) with target.logdensity_and_grad, in the hand-written
+    layout."""
     ld_and_grad = lambda z: target.logdensity_and_grad(z, {})  # noqa: E731
 
     def one(k, c):
-        z, lp, g = c
-        z, lp, g, a, _ = ebm_mala.step(k, z, lp, g, ld_and_grad, jnp.asarray(eps, F32), jnp.ones_like(z))
-        return (z, lp, g), a
+        state = ebm_mala.State(*c)
+        state, info = ebm_mala.step_with(ebm_mala.draw(k, state.position), state, ld_and_grad,
+                                         jnp.asarray(eps, F32), jnp.ones_like(state.position))
+        return tuple(state), info.acceptance_rate
     return scan_chains(one, n_steps, collect)
 
 

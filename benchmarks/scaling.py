@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ebmppl.training.api import fit
+from ebmppl import fit
 from ebmppl.infer import mala as ebm_mala
 from ebmppl.infer.target import Target
 from fitting import capture_jit, mlp_model

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .config import float_dtype
+from .settings import float_dtype
 from .errors import EbmError
 
 __all__ = ["RBM", "rbm", "Layer", "DBN", "stack"]
@@ -47,7 +47,7 @@ factor rbm = -(v @ W @ h) - b @ v - c @ h
 
 def rbm(n_visible: int, n_hidden: int):
     """A binary RBM with ``n_visible`` visible and ``n_hidden`` hidden units (the :data:`RBM` text, bound)."""
-    from . import parse
+    from .model.source import parse
     return parse(RBM, name="<rbm>", data={"n_visible": int(n_visible), "n_hidden": int(n_hidden)})
 
 

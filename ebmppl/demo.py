@@ -47,6 +47,8 @@ _DATA = {
 def run_demo(target: str = "ring", out=None, examples=None, progress: bool = True, **sizes) -> int:
     """Run a demo (``ring`` or ``rbm``), or with ``examples`` (a folder, or "" for the bundled ones) check
     every example model. ``sizes`` (steps, draws, warmup, thin, chains; None = the default) shrink the runs."""
+    from .settings import ensure_compile_cache
+    ensure_compile_cache()
     if examples is not None:
         return check_examples(examples or None)
     sizes = {k: v for k, v in sizes.items() if v is not None}

@@ -2,20 +2,28 @@
 
 It builds ``arviz.InferenceData`` from draws, reads and writes netCDF files,
 computes summaries (R-hat, ESS, MCSE), turns them into plain-words warnings
-(:func:`diagnose`), draws ArviZ's figures (trace, rank, energy,
-autocorrelation, forest, pair) and writes a diagnosis folder
-(:func:`write_report`). Moving to a new ArviZ API is a change to this file
-alone; matplotlib-only figures live in :mod:`ebmppl.plots`.
+(:func:`diagnose`), picks the elements worth a figure and writes a
+diagnosis folder (:func:`write_report`). Moving to a new ArviZ API is a
+change to this file alone; the figures themselves (ArviZ's, drawn with the
+ArviZ module this file hands over, and matplotlib's) live in
+:mod:`ebmppl.plots`.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+
+from . import plots
+from .errors import EbmDataError, EbmError
+from .io import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -70,7 +78,6 @@ def from_netcdf(path):
 
 def to_netcdf(idata, path) -> Path:
     """Write ``idata`` to ``path`` atomically: a temporary file in the same folder, then a rename."""
-    from .io import atomic_write
     return atomic_write(path, idata.to_netcdf)
 
 
@@ -172,7 +179,6 @@ def diagnose(idata, var_names=None, rhat_max: float = 1.01, ess_min: float = 400
         >>> d = ebmppl.diagnose(ebmppl.sample(model, sampler="mala"))
         >>> d.ok, d.kinds
     """
-    from .errors import EbmError
     post = getattr(idata, "posterior", None)
     if post is None or not post.data_vars:
         raise EbmError("diagnose", "the samples have no posterior group (no draws to diagnose)",
@@ -332,7 +338,6 @@ def _tree_depth(stats, sampler, depth, chains, draws) -> list:
 # ------------------------------------------------------------------- reading
 def read_samples(path):
     """Read an ArviZ netCDF file written by ``ebmppl sample``; a missing or unreadable file is an EbmDataError."""
-    from .errors import EbmDataError
     p = Path(path)
     if not p.is_file():
         raise EbmDataError(f"samples file '{path}' not found",
@@ -421,78 +426,10 @@ def pick_elements(idata, diagnosis: Diagnosis, n: int = 6) -> tuple:
     return [x for x in names if x in worst], f"the {n} of {len(names)} elements with the lowest bulk ESS"
 
 
-def _save(fig, path, title, above=False):
-    import matplotlib.pyplot as plt
-
-    from .io import atomic_write
-    if title:  # ``above``: the layout refuses tight_layout (forest, pair); put the title clear of the axes
-        fig.suptitle(title, fontsize=12, y=1.03 if above else 0.98)
-    with warnings.catch_warnings():  # some ArviZ layouts (forest, pair) refuse tight_layout; bbox fixes those
-        warnings.simplefilter("ignore", UserWarning)
-        fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight", pad_inches=0.15))
-    plt.close(fig)
-    return Path(path)
-
-
-def _fig_of(axes):
-    return np.asarray(axes).ravel()[0].figure
-
-
 def plot_figure(kind: str, idata, names, path, title: Optional[str] = None) -> Path:
-    """Draw one ArviZ figure of the chosen scalar elements and write it as a PNG (Agg backend, atomically).
-
-    kind: ``trace`` (draws and per-chain densities), ``rank`` (rank histograms per chain), ``energy``
-    (NUTS/HMC energy transitions against marginal energy, with BFMI), ``autocorr`` (chains combined),
-    ``forest`` (per-chain 94% HDIs with each chain's ESS) or ``pair`` (scatter of pairs, divergent
-    draws marked).
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    az = _az()
-    data = _flat(idata, names)
-    k = len(names)
-    with warnings.catch_warnings(), az.rc_context({"plot.max_subplots": 200}):
-        warnings.simplefilter("ignore")
-        if kind == "trace":
-            axes = az.plot_trace(data, figsize=(10, 1.9 * k + 0.6), compact=False,
-                                 divergences="bottom" if "diverging" in data.sample_stats else None)
-            for row in np.atleast_2d(axes):
-                row[0].set_ylabel("density")
-                row[1].set_xlabel("draw")
-                row[1].set_ylabel("value")
-            title = title or "trace: per-chain densities (left) and draws (right)"
-        elif kind == "rank":
-            cols = min(3, k)
-            axes = az.plot_rank(data, figsize=(max(5, 4 * cols), 3.1 * -(-k // cols) + 0.5), grid=(-(-k // cols), cols))
-            title = title or "rank plots: flat, overlapping bars = well-mixed chains"
-        elif kind == "autocorr":
-            cols = min(3, k)
-            axes = az.plot_autocorr(data, combined=True, max_lag=min(100, data.posterior.sizes["draw"] - 1),
-                                    figsize=(4 * cols, 2.8 * -(-k // cols) + 0.5), grid=(-(-k // cols), cols))
-            for ax in np.asarray(axes).ravel():
-                if ax.has_data():
-                    ax.set_xlabel("lag")
-                    ax.set_ylabel("autocorrelation")
-            title = title or "autocorrelation (chains combined)"
-        elif kind == "forest":
-            axes = az.plot_forest(data, combined=False, ess=True,  # R-hat is not defined per chain
-                                  figsize=(10, min(16, 0.35 * k * max(1, data.posterior.sizes["chain"] / 2) + 1.5)))
-            title = title or "each chain's 94% HDI (thick: 50%) and its ESS"
-        elif kind == "pair":
-            size = min(2.4 * k, 13)
-            axes = az.plot_pair(data, figsize=(size, size), kind="scatter", marginals=k <= 4,
-                                divergences="diverging" in data.sample_stats,
-                                scatter_kwargs={"alpha": 0.3, "s": 4, "marker": "o"})
-            title = title or "pair plot (divergent draws, if any, marked in orange)"
-        elif kind == "energy":
-            axes = az.plot_energy(idata, figsize=(7, 4.2))
-            axes.set_xlabel("energy (centered)")
-            axes.set_ylabel("density")
-            title = title or "energy: marginal vs transition (similar widths = good)"
-        else:
-            raise ValueError(f"unknown figure kind '{kind}'")
-    return _save(_fig_of(axes), path, title, above=kind in ("forest", "pair"))
+    """Write one ArviZ figure of the chosen scalar elements as a PNG (:func:`ebmppl.plots.chain_figure`
+    draws it): ``trace``, ``rank``, ``autocorr``, ``forest``, ``pair`` or ``energy``."""
+    return plots.chain_figure(_az(), kind, _flat(idata, names), idata, path, title)
 
 
 # -------------------------------------------------------------------- report
@@ -522,38 +459,15 @@ def write_report(idata, out, model=None, params=None, data=None, diagnosis: Opti
     Returns:
         ``(diagnosis, paths)``: the diagnosis and the files written, report.md last.
     """
-    import os
-    import shutil
-    import tempfile
-
-    from . import plots
     diagnosis = diagnosis or diagnose(idata)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        names, why = pick_elements(idata, diagnosis, max_elements)
-        figs = []  # (file, caption)
-        # intervals and scatter plots say little about 0/1 draws: forest and pair plots show continuous ones
-        cont = [x for x in names if not _discrete(_element(idata, x))]
-        forest_names = [x for x in scalar_names(idata) if not _discrete(_element(idata, x))][:20]
-        chosen = {"trace": names, "rank": names, "autocorr": names, "forest": forest_names, "pair": cont,
-                  "energy": names}
-        kinds = ["trace", "rank", "autocorr"] + (["forest"] if forest_names else [])
-        if diagnosis.sampler in ("nuts", "hmc") and "energy" in getattr(idata, "sample_stats", {}):
-            kinds.append("energy")
-        if len(cont) >= 2:
-            kinds.append("pair")
-        for kind in kinds:
-            plot_figure(kind, idata, chosen[kind], tmp / FIGURES[kind])
-            figs.append((FIGURES[kind], _CAPTIONS[kind]))
-        if model is not None and plots.density_dims(model) is not None:
-            plots.density_figure(model, params, idata_draws(idata), tmp / FIGURES["density"], data=data)
-            figs.append((FIGURES["density"], _CAPTIONS["density"]))
+        figs, why, n_forest = _write_figures(tmp, idata, diagnosis, max_elements, model, params, data)
         table = diagnosis.table
-        from .io import atomic_write
         atomic_write(tmp / "summary.csv", lambda t: table.to_csv(t, float_format="%.6g"))
-        text = _report_md(diagnosis, figs, why, len(forest_names), len(scalar_names(idata)),
+        text = _report_md(diagnosis, figs, why, n_forest, len(scalar_names(idata)),
                           title or f"Diagnosis: {idata.posterior.attrs.get('model', 'model')}", preamble)
         atomic_write(tmp / "report.md", lambda t: Path(t).write_text(text, encoding="utf-8"))
         out.mkdir(parents=True, exist_ok=True)
@@ -565,6 +479,30 @@ def write_report(idata, out, model=None, params=None, data=None, diagnosis: Opti
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return diagnosis, [out / f for f in files]
+
+
+def _write_figures(folder: Path, idata, diagnosis: Diagnosis, max_elements, model, params, data) -> tuple:
+    """Draw the report's figures into ``folder``: ([(file, caption)], which elements they show and why,
+    how many the forest plot shows)."""
+    names, why = pick_elements(idata, diagnosis, max_elements)
+    figs = []  # (file, caption)
+    # intervals and scatter plots say little about 0/1 draws: forest and pair plots show continuous ones
+    cont = [x for x in names if not _discrete(_element(idata, x))]
+    forest_names = [x for x in scalar_names(idata) if not _discrete(_element(idata, x))][:20]
+    chosen = {"trace": names, "rank": names, "autocorr": names, "forest": forest_names, "pair": cont,
+              "energy": names}
+    kinds = ["trace", "rank", "autocorr"] + (["forest"] if forest_names else [])
+    if diagnosis.sampler in ("nuts", "hmc") and "energy" in getattr(idata, "sample_stats", {}):
+        kinds.append("energy")
+    if len(cont) >= 2:
+        kinds.append("pair")
+    for kind in kinds:
+        plot_figure(kind, idata, chosen[kind], folder / FIGURES[kind])
+        figs.append((FIGURES[kind], _CAPTIONS[kind]))
+    if model is not None and plots.density_dims(model) is not None:
+        plots.density_figure(model, params, idata_draws(idata), folder / FIGURES["density"], data=data)
+        figs.append((FIGURES["density"], _CAPTIONS["density"]))
+    return figs, why, len(forest_names)
 
 
 def idata_draws(idata) -> dict:

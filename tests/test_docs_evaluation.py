@@ -15,9 +15,10 @@ TEXT = (ROOT / "docs" / "evaluation.md").read_text(encoding="utf-8")
 
 
 def public_names() -> list[str]:
-    import importlib
-    logz_module = importlib.import_module("ebmppl.partition")  # `ebmppl.logz` is the function
-    return list(logz_module.__all__) + ["mixture", "with_component_logz", "component_logz", "stack"]
+    """Every public name of the evaluation modules (log Z and what builds on it, what needs no log Z), the
+    LogZ value, the model property and the deep belief net's constructor."""
+    from ebmppl import applications, partition
+    return list(partition.__all__) + list(applications.__all__) + ["LogZ", "component_logz", "stack"]
 
 
 def sections() -> dict[str, str]:

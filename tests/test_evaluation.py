@@ -59,7 +59,7 @@ def test_the_summary_says_which_log_z_each_component_uses(estimated):
 
 def test_re_estimating_at_new_params_tracks_them(estimated, x64):
     p = {**estimated.init_params(0), "s_b": np.asarray(0.8)}
-    m = estimated.with_component_logz(p, method="quadrature")
+    m = ebm.with_component_logz(estimated, p, method="quadrature")
     assert abs(m.component_logz[1].value - np.log(0.8 * np.sqrt(2 * np.pi))) < 1e-4
     got = float(m.log_density(p, {"x": 1.0}))
     assert abs(got - analytic_log_density(1.0, (A, (2.0, 0.8)))) < 1e-4
@@ -97,7 +97,7 @@ def test_unnormalized_components_without_log_z_are_an_error():
     with pytest.raises(ebm.EbmSemanticError, match="logz must be"):
         ebm.mixture(W, [a, b], logz="guess")
     with pytest.raises(ebm.EbmError, match="has no mixture"):
-        a.with_component_logz()
+        ebm.with_component_logz(a)
 
 
 # ------------------------------------------------------------------- deep belief nets

@@ -97,7 +97,7 @@ def test_log_ratio_needs_no_partition_function(x64):
 
 
 def test_anomaly_scores_separate_injected_outliers():
-    from ebmppl.partition import anomaly_score, anomaly_threshold
+    from ebmppl.applications import anomaly_score, anomaly_threshold
     m = load_example("ring")  # its default params already describe the unit ring
     ring = np.loadtxt(DATA / "ring.csv", delimiter=",", skiprows=1)
     rng = np.random.default_rng(0)
@@ -112,7 +112,7 @@ def test_anomaly_scores_separate_injected_outliers():
 
 
 def test_denoise_moves_noisy_points_toward_the_ring():
-    from ebmppl.partition import denoise
+    from ebmppl.applications import denoise
     m = load_example("ring")
     clean = np.loadtxt(DATA / "ring.csv", delimiter=",", skiprows=1)[:300]
     noisy = clean + np.random.default_rng(1).normal(0, 0.3, clean.shape)

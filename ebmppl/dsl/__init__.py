@@ -1,1 +1,1 @@
-"""The .ebm language: parsing (Lark), the AST, and the checker."""
+"""The .ebm language's syntax: parsing (Lark), the AST and its one traversal, syntax-error hints."""

@@ -2,31 +2,28 @@
 
 The grammar lives in ``ebmppl/grammar/ebm.lark``. One :class:`_Builder`
 (a Lark ``Transformer``) turns the parse tree into :mod:`ebmppl.dsl.ast`
-nodes, each carrying its source span. Lark's exceptions become
-:class:`~ebmppl.errors.EbmSyntaxError` with a position and a hint.
+nodes, each carrying its source span; ``include`` statements are expanded here. Lark's
+exceptions become :class:`~ebmppl.errors.EbmSyntaxError` with a position and a hint
+(:mod:`ebmppl.dsl.hints`).
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from importlib import resources
 from pathlib import Path
-from typing import Optional
 
 from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput, VisitError
 
-from ..errors import EbmError, EbmSyntaxError, Source, Span, did_you_mean
+from ..errors import EbmError, EbmSyntaxError, Source, Span
 from . import ast as A
+from .hints import CLOSE, KEYWORDS, STATEMENT_WORDS, eof_span, syntax_error, token_span
 
 # Tokens after which a newline does not end the statement.
 _CONTINUE_AFTER = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "AT", "CARET", "BAR", "TILDE",
                    "COLON", "COMP_OP", "EQUAL", "COMMA", "AND", "OR", "NOT", "IF", "ELSE"}
 _OPEN = {"LPAR", "LSQB"}
-_CLOSE = {"RPAR", "RSQB"}
-# Words that start a statement; a line starting with one never continues the line before.
-_STATEMENT_WORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model"}
 
 
 class _Continuation:
@@ -48,12 +45,12 @@ class _Continuation:
                 if depth > 0 or (prev is not None and prev.type in _CONTINUE_AFTER):
                     held = held or tok
                     continue
-            elif held is not None and str(tok) in _STATEMENT_WORDS:
+            elif held is not None and str(tok) in STATEMENT_WORDS:
                 yield held  # the statement before is unfinished: the parser reports it there
             held = None
             if tok.type in _OPEN:
                 depth += 1
-            elif tok.type in _CLOSE:
+            elif tok.type in CLOSE:
                 depth = max(0, depth - 1)
             prev = tok
             yield tok
@@ -64,10 +61,6 @@ def _parser() -> Lark:
     grammar = resources.files("ebmppl").joinpath("grammar/ebm.lark").read_text()
     return Lark(grammar, parser="lalr", lexer="contextual", postlex=_Continuation(),
                 propagate_positions=True, maybe_placeholders=True, start="start")
-
-
-def _tok_span(src: Source, tok: Token) -> Span:
-    return Span(src, tok.line, tok.column, tok.end_line or tok.line, tok.end_column or tok.column + 1)
 
 
 class _Builder(Transformer):
@@ -83,11 +76,11 @@ class _Builder(Transformer):
         return Span(self.src, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tspan(self, tok: Token) -> Span:
-        return _tok_span(self.src, tok)
+        return token_span(self.src, tok)
 
     def _new_name(self, tok: Token) -> str:
         """A name being declared: not a reserved word."""
-        if str(tok) in _KEYWORDS:
+        if str(tok) in KEYWORDS:
             raise EbmSyntaxError(f"'{tok}' is a reserved word and cannot be used as a name", self._tspan(tok),
                                  "choose another name")
         return str(tok)
@@ -302,227 +295,6 @@ class _Builder(Transformer):
         return A.EllipsisIndex(self._tspan(tok))
 
 
-# ----------------------------------------------------------------- errors
-_TOKEN_WORDS = {
-    "_NL": "end of line", "$END": "end of file", "NAME": "a name", "NUMBER": "a number",
-    "STRING": "a string", "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'",
-    "COMMA": "','", "COLON": "':'", "EQUAL": "'='", "TILDE": "'~'", "PLUS": "'+'", "MINUS": "'-'",
-    "STAR": "'*'", "SLASH": "'/'", "PERCENT": "'%'", "AT": "'@'", "CARET": "'^'", "BAR": "'|'",
-    "COMP_OP": "a comparison", "ELLIPSIS": "'...'",
-}
-_STATEMENT_START = ("a statement (const, var, latent, param, let, factor, model, include, "
-                    "or `name ~ distribution(...)`)")
-
-
-def _describe(tok: Optional[Token]) -> str:
-    if tok is None:
-        return "end of file"
-    if tok.type == "$END":
-        return "end of file"
-    if tok.type == "_NL":
-        return "end of line"
-    return f"'{tok}'"
-
-
-def _expected_words(expected) -> str:
-    words = []
-    for e in sorted(expected):
-        w = _TOKEN_WORDS.get(e)
-        if w is None:
-            if e.isupper() and len(e) > 1 and not e.startswith("_") and not e.startswith("__"):
-                w = f"'{e.lower()}'"
-            else:
-                continue
-        if w not in words:
-            words.append(w)
-    if not words:
-        return ""
-    if len(words) > 6:
-        words = words[:6] + ["..."]
-    return ", ".join(words)
-
-
-def _eof_span(src: Source) -> Span:
-    lines = src.text.splitlines() or [""]
-    # Point just past the last non-empty line.
-    n = len(lines)
-    while n > 1 and not lines[n - 1].strip():
-        n -= 1
-    col = len(lines[n - 1].expandtabs(1)) + 1
-    return Span(src, n, col, n, col + 1)
-
-
-def _syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
-    tok = getattr(err, "token", None)
-    line, col = getattr(err, "line", -1), getattr(err, "column", -1)
-    at_eof = isinstance(err, UnexpectedEOF) or (tok is not None and tok.type == "$END")
-    if tok is not None and str(tok) in _STATEMENT_WORDS and not src.line(tok.line)[:tok.column - 1].strip():
-        # A statement keyword read as a continuation line: the statement before it is unfinished.
-        before = _text_before(src, tok)
-        if before and before.count("\n") + 1 < tok.line:
-            line = before.count("\n") + 1
-            tok = Token("_NL", "\n", start_pos=len(before), line=line, column=len(before.split("\n")[-1]) + 1)
-    if at_eof or line is None or line < 1:
-        span = _eof_span(src)
-    elif tok is not None and tok.type == "_NL":
-        # Point just after the end of the statement that was cut short.
-        text = src.line(line).split("#")[0].rstrip()
-        c = len(text.expandtabs(1)) + 1
-        span = Span(src, line, c, line, c + 1)
-    elif tok is not None:
-        span = _tok_span(src, tok)
-    else:
-        span = Span(src, line, col, line, col + 1)
-
-    if isinstance(err, UnexpectedCharacters):
-        ch = src.text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(src.text) else "?"
-        hint = None
-        if ch == "'":
-            hint = "strings use double quotes, and only `include` takes one"
-        elif ch == ";":
-            hint = "statements end at the end of the line; remove the ';'"
-        elif ch in "{}":
-            hint = "the language has no braces; use one statement per line"
-        elif ch == "=":
-            hint = None
-        elif ch == "!":
-            hint = "write `not x` for negation; `!=` compares"
-        elif ch == "&":
-            hint = "write `and` for a logical and"
-        return EbmSyntaxError(f"unexpected character '{ch}'", span, hint)
-
-    # The terminals the parser accepts here (the lexer's list also holds always-accepted newlines).
-    ip = getattr(err, "interactive_parser", None)
-    if ip is not None:
-        expected = {t for t in ip.choices() if t.isupper()}
-    else:
-        expected = getattr(err, "expected", None) or getattr(err, "accepts", None) or set()
-    stray = _unknown_statement(src, tok, expected)
-    if stray is not None:
-        return stray
-    what = _describe(tok) if not at_eof else "end of file"
-    msg = f"unexpected {what}"
-    exp = _expected_words(expected)
-    hint = _hint_for(src, tok, expected, at_eof)
-    if exp and hint is None:
-        hint = f"expected {exp}"
-    return EbmSyntaxError(msg, span, hint)
-
-
-_KEYWORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model", "if", "else",
-             "for", "in", "and", "or", "not", "mixture", "condition", "None"}
-_DANGLING = ("<=", ">=", "==", "!=", "+", "-", "*", "/", "%", "@", "^", "|", "=", ",", "<", ">",
-             " and", " or", " not", " if", " else")
-
-
-def _text_before(src: Source, tok) -> str:
-    """The source before ``tok`` (all of it at the end of file), without comments and trailing blanks."""
-    pos = getattr(tok, "start_pos", None)
-    if tok is None or tok.type == "$END" or pos is None:
-        pos = len(src.text)
-    return "\n".join(l.split("#")[0] for l in src.text[:pos].split("\n")).rstrip()
-
-
-def _statement_word(src: Source, tok) -> str:
-    """The first word of the line ``tok`` is on (of the last non-empty line at the end of file)."""
-    before = _text_before(src, tok)
-    words = before.split("\n")[-1].split() if tok is None or tok.type in ("$END", "_NL") else \
-        src.line(tok.line).split()
-    return words[0] if words else ""
-
-
-def _unknown_statement(src: Source, tok, expected) -> Optional[EbmSyntaxError]:
-    """`vra x : real`: a line whose first word is no keyword, read as the start of `x ~ ...`."""
-    if tok is None or tok.type not in ("NAME", "COLON", "EQUAL") or "TILDE" not in expected:
-        return None
-    text = src.line(tok.line)
-    first = text.split()[0] if text.split() else ""
-    start = text.find(first)
-    if not first.isidentifier() or first in _KEYWORDS or text[start + len(first):tok.column - 1].strip():
-        return None
-    span = Span(src, tok.line, start + 1, tok.line, start + 1 + len(first))
-    close = did_you_mean(first, _STATEMENT_WORDS)
-    if close is None and tok.type == "NAME":
-        return None  # `x y`: two names side by side, reported below
-    return EbmSyntaxError(f"'{first}' does not start a statement", span,
-                          close or f"a line starts {_STATEMENT_START}")
-
-
-def _hint_for(src: Source, tok, expected, at_eof) -> Optional[str]:
-    exp = set(expected)
-    before = _text_before(src, tok)
-    stmt = _statement_word(src, tok)
-    dangling = next((op.strip() for op in _DANGLING if before.endswith(op)), None)
-    if at_eof or (tok is not None and tok.type == "_NL"):
-        where = "the file" if at_eof else "the line"
-        if "RPAR" in exp or "RSQB" in exp:
-            return "a bracket is never closed" if at_eof else "a bracket is not closed before the end of the line"
-        if before.endswith("~"):
-            return "`~` needs a distribution: `x ~ normal(0, 1)`"
-        if before.endswith(":") and stmt in ("const", "var", "latent", "param"):
-            return f"give the domain after ':', e.g. `{stmt} x : real`"
-        if dangling is not None:
-            return f"{where} ends with '{dangling}'; complete the expression or remove the '{dangling}'"
-        if at_eof:
-            return None
-        if "TILDE" in exp and len(exp) <= 3:
-            return "a declaration's initializer needs `= value` or `~ distribution(...)`"
-        return "the statement is incomplete"
-    if tok is None:
-        return None
-    text = str(tok)
-    if before.endswith("~") and "NAME" in exp:
-        return "`~` needs a distribution: `x ~ normal(0, 1)`"
-    if tok.type == "MINUS" and stmt == "model" and before.endswith("/"):
-        return "a temperature must be positive: `A / T` with T > 0"
-    if tok.type == "TILDE" and stmt == "factor":
-        return "a density factor is written `factor NAME : x ~ distribution(...)`"
-    if tok.type == "STRING":
-        return "strings only appear in `include \"file.ebm\"`"
-    if re.search(r"\bif$", before) and "NAME" not in exp:
-        return "a conditional reads `a if condition else b`"
-    if tok.type in _CLOSE:
-        if "RPAR" in exp or "RSQB" in exp:
-            return f"this '{text}' does not match the open bracket; expected {_expected_words(exp & _CLOSE)}"
-        return f"this '{text}' closes no bracket; remove it"
-    if tok.type == "COMMA" and before[-1:] in ("(", "[", ","):
-        return "an argument or list item is missing before this ','"
-    if tok.type == "COMMA" and "COMMA" not in exp:
-        return "a ',' only separates arguments and list items; remove it"
-    if tok.type == "EQUAL":
-        if "COMP_OP" in exp:
-            return "use `==` to compare; `=` only appears in declarations"
-        if "COLON" in exp:
-            return "declarations give the domain first: `var x : real`"
-        if "NAME" in exp:
-            return f"a name is missing after '{stmt}': `{stmt} NAME = ...`"
-        if stmt in ("var", "latent"):
-            return (f"a {stmt} cannot have a value; only params (initial value) and consts (default) "
-                    f"take `= value`")
-    if tok.type in ("NAME", "NUMBER") and "NAME" not in exp:
-        if text in _KEYWORDS and stmt in ("var", "param", "const", "latent", "let", "factor"):
-            return f"'{text}' is a reserved word; choose another name"
-        if exp == {"COLON"}:
-            return f"put ':' between the name and its domain: `{stmt} x : real`"
-        if stmt == "model" and "EQUAL" in exp:
-            return "write `model = A + B`, naming the factors to combine"
-        if stmt == "factor" and "EQUAL" in exp:
-            return "write `factor NAME = energy` or `factor NAME : x ~ distribution(...)`"
-        if stmt == "let" and "EQUAL" in exp:
-            return "write `let NAME = expression`"
-        if "_NL" in exp and "PLUS" in exp:
-            return "two expressions stand side by side; is an operator or a line break missing?"
-    if text in _KEYWORDS and "NAME" in exp:
-        return f"'{text}' is a reserved word and cannot be used as a name"
-    if tok.type == "CARET" or text == "**":
-        return None
-    if tok.type == "STAR" and "STAR" not in exp:
-        return "write powers as `x^2`"
-    if tok.type == "LSQB" and "RSQB" not in exp and "COLON" in exp:
-        return "declare the domain before the shape: `var x : real[3]`"
-    return None
-
-
 # Deeper trees would exhaust Python's recursion limit in the (recursive) AST builder,
 # checker and lowering; no hand-written model comes near it.
 MAX_DEPTH = 200
@@ -538,7 +310,7 @@ def _check_depth(src: Source, tree) -> None:
         if depth > MAX_DEPTH:
             meta = getattr(stmt, "meta", None)
             span = (Span(src, meta.line, meta.column, meta.end_line, meta.end_column)
-                    if meta is not None and not getattr(meta, "empty", True) else _eof_span(src))
+                    if meta is not None and not getattr(meta, "empty", True) else eof_span(src))
             raise EbmSyntaxError(f"this statement is nested more than {MAX_DEPTH} levels deep", span,
                                  "split it into shorter pieces with `let`, or sum an array with sum(...)")
         stack.extend((c, depth + 1, stmt) for c in getattr(node, "children", ()) if hasattr(c, "children"))
@@ -560,7 +332,7 @@ def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=(
         _check_depth(src, tree)
         prog = _Builder(src).transform(tree)
     except UnexpectedInput as err:
-        raise _syntax_error(src, err) from None
+        raise syntax_error(src, err) from None
     except VisitError as err:  # an error raised while building the AST
         if isinstance(err.orig_exc, EbmError):
             raise err.orig_exc from None

@@ -1,19 +1,16 @@
 """The shared ``MCMCKernel`` behind ebmppl's own samplers.
 
-A kernel here is a pure continuous core ``step_with(noise, z, lp, grad,
-logdensity_and_grad, step_size, inv_mass)`` with its ``draw(key, z) -> noise``
-(MALA, ULA, random-walk Metropolis) and/or a discrete core
-``update(key, z, d) -> (d, info)`` (block Gibbs, Gibbs-with-gradients).
-:class:`EbmKernel` adds what every sampler needs, once: step-size adaptation by
-dual averaging toward a target acceptance, a diagonal preconditioner from
-warmup (Welford), the alternation of continuous and discrete moves for mixed
-models, and *noise blocks*: every ``block`` steps each chain draws the next
-``block`` steps' random numbers in one vectorized call (a buffer in the
-state), because on a CPU a per-step threefry call for a few thousand numbers
-costs as much as the step's maths (MALA, 64 chains x 50-D: 55 µs of per-step
-draws against 17 µs in blocks of 8 steps). Being a ``numpyro.infer.mcmc.MCMCKernel``, it
-gets chains, warmup, thinning, progress bars and chain methods from
-``numpyro.infer.MCMC``.
+A kernel here is a pure continuous core (MALA, ULA, random-walk Metropolis; :mod:`.base`):
+``draw(key, z) -> numbers`` and ``step_with(numbers, State, logdensity_and_grad, step_size,
+inv_mass) -> (State, Info)``, and/or a discrete core ``update(key, z, d) -> (d, acceptance)``
+(block Gibbs, Gibbs-with-gradients). :class:`EbmKernel` adds what every sampler needs, once:
+step-size adaptation by dual averaging toward a target acceptance, a diagonal preconditioner from
+warmup (Welford), the alternation of continuous and discrete moves for mixed models, and *noise
+blocks*: every ``block`` steps each chain draws the next ``block`` steps' random numbers in one
+vectorized call (:func:`ebmppl.predraw.draw_steps`; a buffer in the state), because on a CPU a
+per-step threefry call for a few thousand numbers costs as much as the step's maths (the
+measurements are in ``benchmarks/findings.md``). Being a ``numpyro.infer.mcmc.MCMCKernel``, it gets
+chains, warmup, thinning, progress bars and chain methods from ``numpyro.infer.MCMC``.
 """
 
 from __future__ import annotations
@@ -22,12 +19,17 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from numpyro.infer.hmc_util import dual_averaging, welford_covariance
 from numpyro.infer.mcmc import MCMCKernel
 
+from ..predraw import draw_steps, numbers_per_step, or_key
+from .base import State, init
+
 
 class EbmState(NamedTuple):
+    """One chain's state in an :class:`EbmKernel`: the continuous core's state (position, log density,
+    gradient) beside the discrete values, the adaptation's state and the pre-drawn numbers."""
+
     position: dict  # {"z": flat unconstrained continuous values, "d": discrete values}
     logdensity: Any
     grad: Any
@@ -49,15 +51,14 @@ class EbmState(NamedTuple):
 # (measured on a 2-core CPU, ULA on an MLP energy with 1024 chains at D = 2, 16, 64, MALA with 64 chains)
 NOISE_MIN, NOISE_MAX, NOISE_ELEMENTS = 8, 64, 1 << 19
 
-def normal_and_uniform(key, z):
-    """One Metropolis step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform); the
-    ``draw`` of MALA and random-walk Metropolis."""
-    k_noise, k_accept = jax.random.split(key)
-    return jax.random.normal(k_noise, z.shape, z.dtype), jax.random.uniform(k_accept, (), z.dtype)
-
-
 _da_init, _da_update = dual_averaging()
 _wf_init, _wf_update, _wf_final = welford_covariance(diagonal=True)
+
+
+def noise_block(draw, chains: int, z) -> int:
+    """How many steps' numbers each of ``chains`` chains draws at once (1: every step draws its own)."""
+    block = min(NOISE_MAX, NOISE_ELEMENTS // max(1, chains * numbers_per_step(draw, z)))
+    return int(block) if block >= NOISE_MIN else 1
 
 
 class EbmKernel(MCMCKernel):
@@ -77,11 +78,11 @@ class EbmKernel(MCMCKernel):
     def __init__(self, target, cont_step: Optional[Callable] = None, *, step_size=0.1, target_accept=0.574,
                  adapt_step=True, adapt_mass=False, discrete=None, schedule: Optional[Callable] = None,
                  draw: Optional[Callable] = None):
-        """``cont_step(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass)`` takes the numbers
-        ``draw(key, z)`` gives; without ``draw`` it takes the key itself (``step(key, ...)`` cores)."""
+        """``cont_step(numbers, state, logdensity_and_grad, step_size, inv_mass) -> (State, Info)`` takes the
+        numbers ``draw(key, z)`` gives; without ``draw`` it takes the key itself (:func:`ebmppl.predraw.or_key`)."""
         self.target = target
         self.cont_step = cont_step if target.dim > 0 else None
-        self.draw = draw if draw is not None else (lambda key, z: key)
+        self.draw = or_key(draw)
         self.block = 1
         self.discrete = discrete if target.disc else None
         self.init_step_size = float(step_size)
@@ -90,6 +91,9 @@ class EbmKernel(MCMCKernel):
         self.adapt_mass = adapt_mass
         self.schedule = schedule
         self.num_warmup = 0
+        self._noise_for = None  # (chains, shape, dtype) the block size and buffer shapes were set for
+        self._noise_like = None  # one chain's buffer (shapes only)
+        self._init_jit = {}  # (batched, block) -> the jitted init
 
     @property
     def default_fields(self):
@@ -106,43 +110,37 @@ class EbmKernel(MCMCKernel):
         batched = jnp.ndim(init_params["z"]) == 2  # vectorized chains: one state per chain
         if self.cont_step is not None:
             z1 = init_params["z"][0] if batched else init_params["z"]
-            chains = init_params["z"].shape[0] if batched else 1
-            like = (chains, z1.shape, str(z1.dtype))
-            if getattr(self, "_noise_for", None) != like:  # the block and one chain's buffer (shapes only)
-                per_step = sum(int(np.prod(a.shape, dtype=np.int64)) for a in jax.tree_util.tree_leaves(
-                    jax.eval_shape(self.draw, jax.random.PRNGKey(0), z1)))
-                block = min(NOISE_MAX, NOISE_ELEMENTS // max(1, chains * per_step))
-                self.block = int(block) if block >= NOISE_MIN else 1
+            like = (init_params["z"].shape[0] if batched else 1, z1.shape, str(z1.dtype))
+            if self._noise_for != like:
+                self.block = noise_block(self.draw, like[0], z1)
                 if self.block > 1:
                     self._noise_like = jax.eval_shape(
-                        lambda k, z: jax.vmap(lambda kk: self.draw(kk, z))(jax.random.split(k, self.block)),
+                        lambda k, z: draw_steps(self.draw, jax.random.split(k, self.block), z),
                         jax.random.PRNGKey(0), z1)
                 self._noise_for = like
         # jitted (a small program beside the sampling loop's), kept per block size: a kernel used again
         # (sample keeps recent setups) initializes without eager dispatch or tracing
-        jitted = self.__dict__.setdefault("_init_jit", {})
-        if (batched, self.block) not in jitted:
-            jitted[batched, self.block] = jax.jit(jax.vmap(self._init_one) if batched else self._init_one)
-        return jitted[batched, self.block](rng_key, init_params)
+        if (batched, self.block) not in self._init_jit:
+            self._init_jit[batched, self.block] = jax.jit(jax.vmap(self._init_one) if batched else self._init_one)
+        return self._init_jit[batched, self.block](rng_key, init_params)
 
     def _init_one(self, rng_key, init_params):
         z, d = init_params["z"], init_params["d"]
-        lp, grad = self._ld_and_grad(d)(z)
+        cont = init(z, self._ld_and_grad(d))
         dtype = z.dtype
         step = jnp.asarray(self.init_step_size, dtype)
         da = _da_init(jnp.log(10.0 * step))
         noise = ()
         if self.block > 1:  # an empty buffer of the right shape: the first sample() fills it
             noise = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), self._noise_like)
-        return EbmState({"z": z, "d": d}, lp, grad, jnp.zeros((), jnp.int32), step, jnp.ones_like(z), da,
-                        _wf_init(z.shape[0]), jnp.ones((), dtype), jnp.zeros((), bool), jnp.ones((), dtype),
-                        rng_key, noise)
+        return EbmState({"z": z, "d": d}, cont.logdensity, cont.grad, jnp.zeros((), jnp.int32), step,
+                        jnp.ones_like(z), da, _wf_init(z.shape[0]), jnp.ones((), dtype), jnp.zeros((), bool),
+                        jnp.ones((), dtype), rng_key, noise)
 
     def _refill(self, state: EbmState) -> EbmState:
         """The next ``block`` steps' continuous random numbers of one chain, in one draw."""
         key, k_block = jax.random.split(state.rng_key)
-        z = state.position["z"]
-        noise = jax.vmap(lambda k: self.draw(k, z))(jax.random.split(k_block, self.block))
+        noise = draw_steps(self.draw, jax.random.split(k_block, self.block), state.position["z"])
         return state._replace(rng_key=key, noise=noise)
 
     def sample(self, state: EbmState, model_args=(), model_kwargs=None) -> EbmState:
@@ -180,8 +178,8 @@ class EbmKernel(MCMCKernel):
             eps = self.schedule(state.i).astype(lp.dtype) if self.schedule is not None else step
             # without a learned preconditioner the mass is the scalar 1: no per-coordinate scaling
             inv_mass = state.inv_mass if self.adapt_mass else jnp.ones((), lp.dtype)
-            z, lp, grad, accept_prob, diverging = self.cont_step(noise, z, lp, grad, self._ld_and_grad(d), eps,
-                                                                 inv_mass)
+            (z, lp, grad), info = self.cont_step(noise, State(z, lp, grad), self._ld_and_grad(d), eps, inv_mass)
+            accept_prob, diverging = info.acceptance_rate, info.diverging
             if self.schedule is not None:
                 step = eps  # report the scheduled step that was used
         disc_accept = jnp.ones_like(lp)

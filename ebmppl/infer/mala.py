@@ -1,26 +1,32 @@
 """Metropolis-adjusted Langevin (MALA) with a diagonal preconditioner.
 
 Proposal: z' = z + ε M ∇log p(z) + sqrt(2 ε M) ξ, accepted with the
-Metropolis–Hastings ratio, so the chain targets p exactly. The step size is
-adapted during warmup toward 0.574 acceptance (dual averaging); ``M`` may be
-estimated from warmup (``adapt_mass=True``).
+Metropolis–Hastings ratio (:mod:`.proposal`), so the chain targets p exactly.
+The step size is adapted during warmup toward 0.574 acceptance (dual
+averaging); ``M`` may be estimated from warmup (``adapt_mass=True``).
 
-Core (BlackJAX style, pure)::
+Core (BlackJAX's shape, pure; see :mod:`.base`)::
 
-    new_z, new_lp, new_grad, accept_prob, diverging = step(key, z, lp, grad, logdensity_and_grad,
-                                                           step_size, inv_mass)
+    state = init(z, logdensity_and_grad)
+    state, info = step_with(draw(key, z), state, logdensity_and_grad, step_size, inv_mass)
 
-``step`` is ``step_with(draw(key, z), ...)``: ``draw`` gives a step's random numbers (the N(0, I)
-noise and the acceptance uniform), so a kernel can draw many steps' numbers in one call.
+``draw`` gives a step's random numbers (the N(0, I) noise and the acceptance uniform), so a kernel
+can draw many steps' numbers in one call.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .kernel import EbmKernel, normal_and_uniform
+from .base import Info, State, init
+from .kernel import EbmKernel
+from .proposal import mh_accept, normal_and_uniform
+
+__all__ = ["State", "Info", "init", "draw", "step_with", "MALA", "TARGET_ACCEPT"]
 
 TARGET_ACCEPT = 0.574
+
+draw = normal_and_uniform  # one step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform)
 
 
 def _log_q(to, frm, grad_frm, drift, inv_var4):
@@ -28,23 +34,11 @@ def _log_q(to, frm, grad_frm, drift, inv_var4):
     return -jnp.sum((to - frm - drift * grad_frm) ** 2 * inv_var4)
 
 
-def init(z, logdensity_and_grad):
-    """The chain state at z: (z, log density, gradient)."""
-    lp, grad = logdensity_and_grad(z)
-    return z, lp, grad
-
-
-draw = normal_and_uniform  # one step's random numbers: (N(0, I) noise shaped like z, the acceptance uniform)
-
-
-def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One MALA transition. Non-finite proposals are rejected and flagged as divergent."""
-    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
-
-
-def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One MALA transition with its random numbers given (``draw``)."""
-    xi, u = noise
+def step_with(numbers, state: State, logdensity_and_grad, step_size, inv_mass) -> tuple[State, Info]:
+    """One MALA transition with its random numbers given (``draw``). Non-finite proposals are rejected
+    and flagged as divergent."""
+    xi, u = numbers
+    z, lp, grad = state
     drift = step_size * inv_mass  # per-coordinate scale, computed once a step
     noise_scale = jnp.sqrt(2.0 * drift)
     inv_var4 = 0.25 / drift
@@ -52,10 +46,9 @@ def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
     lp_p, grad_p = logdensity_and_grad(prop)
     log_ratio = lp_p - lp + _log_q(z, prop, grad_p, drift, inv_var4) - _log_q(prop, z, grad, drift, inv_var4)
     finite = jnp.isfinite(log_ratio) & jnp.all(jnp.isfinite(grad_p))
-    accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(log_ratio, 0.0))), 0.0)
-    accept = u < accept_prob
-    return (jnp.where(accept, prop, z), jnp.where(accept, lp_p, lp), jnp.where(accept, grad_p, grad),
-            accept_prob, ~finite)
+    new, p, accepted = mh_accept(u, log_ratio, finite, State(prop, lp_p, grad_p), state)
+    return new, Info(p, accepted, ~finite)
+
 
 
 class MALA(EbmKernel):
@@ -65,6 +58,7 @@ class MALA(EbmKernel):
         target: the model's Target.
         step_size: the initial step size ε.
         target_accept: acceptance rate the warmup adapts ε toward (0.574).
+        adapt_step: adapt ε during warmup.
         adapt_mass: estimate a diagonal preconditioner during warmup.
         discrete: a discrete sub-kernel (Gibbs) for mixed models.
     """

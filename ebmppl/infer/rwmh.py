@@ -4,41 +4,40 @@ z' = z + ε sqrt(M) ξ on the unconstrained space (the Jacobian of the
 transforms is part of the log density); ε adapted during warmup toward 0.234
 acceptance. It needs no gradient, so it works on energies that are not
 differentiable; it mixes slowly in high dimension.
+
+Core (BlackJAX's shape, pure; see :mod:`.base`)::
+
+    state = init(z, logdensity_and_grad)
+    state, info = step_with(draw(key, z), state, logdensity_and_grad, step_size, inv_mass)
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .kernel import EbmKernel, normal_and_uniform
+from .base import Info, State, init
+from .kernel import EbmKernel
+from .proposal import mh_accept, normal_and_uniform
+
+__all__ = ["State", "Info", "init", "draw", "step_with", "RWMH", "TARGET_ACCEPT"]
 
 TARGET_ACCEPT = 0.234
-
-
-def init(z, logdensity_and_grad):
-    """The chain state at z: (z, log density, gradient)."""
-    lp, grad = logdensity_and_grad(z)
-    return z, lp, grad
-
 
 draw = normal_and_uniform  # one step's random numbers: (N(0, I) perturbation shaped like z, the acceptance uniform)
 
 
-def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One random-walk Metropolis transition (``grad`` is carried along untouched)."""
-    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
-
-
-def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One random-walk Metropolis transition with its random numbers given (``draw``)."""
-    xi, u = noise
+def step_with(numbers, state: State, logdensity_and_grad, step_size, inv_mass) -> tuple[State, Info]:
+    """One random-walk Metropolis transition with its random numbers given (``draw``); the gradient
+    is carried along untouched (the kernel passes a zero one)."""
+    xi, u = numbers
+    z, lp, grad = state
     prop = z + step_size * jnp.sqrt(inv_mass) * xi
     lp_p, _ = logdensity_and_grad(prop)
     delta = lp_p - lp
     finite = jnp.isfinite(delta)
-    accept_prob = jnp.where(finite, jnp.minimum(1.0, jnp.exp(jnp.minimum(delta, 0.0))), 0.0)
-    accept = u < accept_prob
-    return jnp.where(accept, prop, z), jnp.where(accept, lp_p, lp), grad, accept_prob, ~finite
+    (z, lp), p, accepted = mh_accept(u, delta, finite, (prop, lp_p), (z, lp))
+    return State(z, lp, grad), Info(p, accepted, ~finite)
+
 
 
 class RWMH(EbmKernel):

@@ -5,9 +5,9 @@ HMCGibbs for discrete variables). MALA, ULA, random-walk Metropolis, block
 Gibbs and Gibbs-with-gradients are ebmppl kernels run by ``numpyro.infer.MCMC``.
 
 ``sample`` keeps the ``MCMC`` objects of its last few setups (model, params,
-consts, sampler and layout): a repeated call with another seed or other
-starting points runs the same compiled loop (with :mod:`._numpyro_jit`, which
-stops NumPyro from retracing it on every run).
+consts, sampler, layout and kernel options): a repeated call with another seed
+or other starting points runs the same compiled loop (each run inside
+:func:`._numpyro_jit.memoized`, which stops NumPyro from retracing it).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from numpyro.infer import HMC, MCMC, NUTS, HMCGibbs
 
+from .. import diagnostics
+from ..settings import ensure_compile_cache
+from ..dsl import ast as A
 from ..errors import EbmError
 from ..setups import Setups, context, digest
 from . import _numpyro_jit
@@ -28,11 +31,10 @@ from . import gibbs as gibbs_mod
 from . import gwg as gwg_mod
 from .kernel import EbmKernel
 from .mala import MALA
+from .options import KernelOptions, Layout, resolve
 from .rwmh import RWMH
 from .target import Target
 from .ula import ULA
-
-_numpyro_jit.install()
 
 CONTINUOUS_SAMPLERS = ("nuts", "hmc", "mala", "ula", "rwmh")
 DISCRETE_SAMPLERS = ("gibbs", "gwg")
@@ -50,11 +52,13 @@ def choose_sampler(model) -> tuple[str, str]:
     return "nuts", "continuous and discrete variables: NUTS for the continuous, block Gibbs for the discrete"
 
 
-def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4, draws: int = 1000,
-           warmup: int = 1000, thin: int = 1, key=0, init: Optional[dict] = None, progress: bool = True,
-           chain_method: str = "vectorized", discrete: str = "gibbs", step_size: Optional[float] = None,
-           adapt_mass: bool = True, target_accept: Optional[float] = None, gwg_steps: Optional[int] = None,
-           consts: Optional[dict] = None, verbose: bool = True):
+def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optional[int] = None,
+           draws: Optional[int] = None, warmup: Optional[int] = None, thin: Optional[int] = None, key=0,
+           init: Optional[dict] = None, progress: bool = True, chain_method: Optional[str] = None,
+           discrete: Optional[str] = None, step_size=None, adapt_mass: Optional[bool] = None,
+           target_accept: Optional[float] = None, gwg_steps: Optional[int] = None, consts: Optional[dict] = None,
+           verbose: bool = True, *, adapt_step: Optional[bool] = None, layout: Optional[Layout] = None,
+           kernel: Optional[KernelOptions] = None):
     """Sample a model's variables (and latents) at fixed params.
 
     Args:
@@ -62,19 +66,66 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
         params: parameter values (default: ``model.init_params(0)``, with a warning when the model has params).
         data: consts to bind (dict or JSON path), if the model is not bound yet.
         sampler: ``auto``, ``nuts``, ``hmc``, ``mala``, ``ula``, ``rwmh``, ``gibbs`` or ``gwg``.
-        chains, draws, warmup, thin: the MCMC layout; ``draws`` are kept after thinning.
+        chains, draws, warmup, thin, chain_method: the MCMC layout (defaults 4, 1000, 1000, 1,
+            ``vectorized``; see :class:`Layout`); ``draws`` are kept after thinning. ``chain_method``:
+            ``vectorized``, ``parallel`` (one device a chain) or ``sequential``.
         key: an int seed or a PRNG key.
         init: starting values (named, constrained; a leading chain axis is optional).
         progress: show NumPyro's progress bar.
-        chain_method: ``vectorized`` (default), ``parallel`` (one device a chain) or ``sequential``.
-        discrete: for mixed models with mala/ula/rwmh, the discrete move: ``gibbs`` or ``gwg``.
-        step_size, target_accept, adapt_mass: kernel knobs (defaults per kernel).
+        discrete: for mixed models with mala/ula/rwmh, the discrete move: ``gibbs`` (default) or ``gwg``.
+        step_size, target_accept, adapt_step, adapt_mass: kernel knobs (defaults per kernel; see
+            :class:`KernelOptions`).
         gwg_steps: Gibbs-with-gradients flips per draw (default: one per element).
+        consts: const overrides at call time.
+        verbose: print ``sampler=auto`` choices and sampler notes to stderr.
+        layout, kernel: the layout and kernel knobs as :class:`Layout` and :class:`KernelOptions`, instead of
+            the plain keywords (a knob given both ways is an error).
 
     Returns:
         ``arviz.InferenceData`` with ``posterior`` (named dims from the declared shapes, lets,
         latents), ``sample_stats`` and ``constant_data``.
+
+    Example:
+        >>> idata = ebmppl.sample(model, sampler="mala", layout=Layout(chains=2, draws=200))
     """
+    lay, kopt = resolve(layout, kernel, dict(
+        chains=chains, draws=draws, warmup=warmup, thin=thin, chain_method=chain_method, step_size=step_size,
+        target_accept=target_accept, adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete,
+        gwg_steps=gwg_steps))
+    model = _checked_model(model, data, sampler, lay)
+    reason = None
+    if sampler == "auto":
+        sampler, reason = choose_sampler(model)
+        if verbose:
+            print(f"sampler=auto: {reason}", file=sys.stderr)
+    if params is None and model.params:
+        warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
+    ensure_compile_cache()
+    # a kept MCMC object holds its last draws: runs this large are not kept (compiling is cheap beside them)
+    skey = None
+    if lay.chains * lay.draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64))
+                                    for s in model.random) <= _KEEP_MAX_NUMBERS:
+        skey = _setup_key(model, params, consts, sampler, lay, kopt, progress)
+    kept = _SETUPS.get(skey, model)
+    # the same setup as a recent call: its target and compiled loop
+    target, setup = kept if kept is not None else (Target(model, params, consts), {})
+    _check_target(target, sampler, init)
+    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
+    k_init, k_run = jax.random.split(rng)
+    if sampler in ("nuts", "hmc"):
+        samples, stats = _run_numpyro(model, target, sampler, lay, kopt, k_init, k_run, init, progress, setup)
+        note = None
+    else:
+        samples, stats, note = _run_ebm(target, sampler, lay, kopt, k_init, k_run, init, progress, setup)
+    if kept is None:
+        _SETUPS.put(skey, model, (target, setup))
+    if note and verbose:
+        print(f"note: {note}", file=sys.stderr)
+    return _to_idata(model, target, samples, stats, sampler, note, reason, kopt.target_accept)
+
+
+def _checked_model(model, data, sampler: str, lay: Layout):
+    """The model bound to ``data``, after the checks that need no target."""
     if data is not None:
         model = model.bind(data)
     if not model.is_bound:
@@ -85,23 +136,13 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
         raise EbmError("sample", "the model has no vars or latents to sample")
     if sampler not in SAMPLERS:
         raise EbmError("sample", f"unknown sampler '{sampler}'", hint=f"choose one of {', '.join(SAMPLERS)}")
-    if chains < 1 or draws < 1 or warmup < 0 or thin < 1:
+    if lay.chains < 1 or lay.draws < 1 or lay.warmup < 0 or lay.thin < 1:
         raise EbmError("sample", "chains, draws and thin must be positive and warmup non-negative")
-    reason = None
-    if sampler == "auto":
-        sampler, reason = choose_sampler(model)
-        if verbose:
-            print(f"sampler=auto: {reason}", file=sys.stderr)
-    if params is None and model.params:
-        warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
-    skey = None  # a kept MCMC object holds its last draws: runs this large are not kept (compiling is cheap beside them)
-    if chains * draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64)) for s in model.random) \
-            <= _KEEP_MAX_NUMBERS:
-        skey = _setup_key(model, params, consts, sampler, chains, draws, warmup, thin, chain_method, discrete,
-                          step_size, adapt_mass, target_accept, gwg_steps, progress)
-    kept = _SETUPS.get(skey, model)
-    # the same setup as a recent call: its target and compiled loop
-    target, setup = kept if kept is not None else (Target(model, params, consts), {})
+    return model
+
+
+def _check_target(target: Target, sampler: str, init) -> None:
+    """The sampler can move the target's variables."""
     if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
         raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
                        hint="use sampler='gibbs' or 'gwg' (or 'auto')")
@@ -111,74 +152,71 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: int = 4
     if sampler in ("nuts", "hmc") and target.disc and init is not None:
         raise EbmError("sample", f"init= is not supported for {sampler} on a model with discrete variables",
                        hint="use sampler='mala' (with Gibbs for the discrete part), or leave init=None")
-    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    k_init, k_run = jax.random.split(rng)
-    if sampler in ("nuts", "hmc"):
-        samples, stats = _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_run, init,
-                                      progress, chain_method, step_size, target_accept, adapt_mass, setup)
-        note = None
-    else:
-        samples, stats, note = _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init,
-                                        progress, chain_method, discrete, step_size, adapt_mass, target_accept,
-                                        gwg_steps, setup)
-    if kept is None:
-        _SETUPS.put(skey, model, (target, setup))
-    if note and verbose:
-        print(f"note: {note}", file=sys.stderr)
-    return _to_idata(model, target, samples, stats, sampler, note, reason, target_accept)
+
+
+def _mcmc(kernel, lay: Layout, chain_method, progress: bool) -> MCMC:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There are not enough devices")
+        return MCMC(kernel, num_warmup=lay.warmup, num_samples=lay.draws * lay.thin, thinning=lay.thin,
+                    num_chains=lay.chains, chain_method=chain_method, progress_bar=progress)
+
+
+def _run(mcmc: MCMC, k_run, init_params, fields) -> None:
+    """``mcmc.run`` with NumPyro's jit wrappers memoized (for this run only) and its device warning quiet."""
+    with _numpyro_jit.memoized(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There are not enough devices")
+        mcmc.run(k_run, init_params=init_params, extra_fields=fields)
 
 
 # ------------------------------------------------------------ NumPyro kernels
-def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_run, init, progress,
-                 chain_method, step_size, target_accept, adapt_mass, setup):
+def _numpyro_kernel(model, target, sampler: str, kopt: KernelOptions):
+    """NUTS or HMC on the model's NumPyro form; with discrete variables, inside HMCGibbs with ebmppl's sweep."""
+    opts = {"dense_mass": False, "adapt_mass_matrix": kopt.adapt_mass, "adapt_step_size": kopt.adapt_step}
+    if kopt.step_size is not None:
+        opts["step_size"] = kopt.step_size
+    if kopt.target_accept is not None:
+        opts["target_accept_prob"] = kopt.target_accept
+    nmodel = model.numpyro_model(target.params, target.consts)
+    inner = NUTS(nmodel, **opts) if sampler == "nuts" else HMC(nmodel, **opts)
+    if not target.disc:
+        return inner
+    upd = gibbs_mod.build_update(target)
+    cont_names = [s.name for s in target.cont]
+
+    def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
+        u = target.low.to_unconstrained({n: hmc_sites[n] for n in cont_names})
+        z, _ = ravel_pytree(u)
+        return upd(rng_key, z, gibbs_sites)[0]
+    return HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
+
+
+def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup):
     """``setup``: the MCMC object of an earlier call with this setup ({} to build one; it is filled in)."""
     if "mcmc" not in setup:
-        nmodel = model.numpyro_model(target.params, target.consts)
-        opts = {"dense_mass": False, "adapt_mass_matrix": adapt_mass}
-        if step_size is not None:
-            opts["step_size"] = step_size
-        if target_accept is not None:
-            opts["target_accept_prob"] = target_accept
-        inner = NUTS(nmodel, **opts) if sampler == "nuts" else HMC(nmodel, **opts)
-        if target.disc:
-            upd = gibbs_mod.build_update(target)
-            cont_names = [s.name for s in target.cont]
-
-            def gibbs_fn(rng_key, gibbs_sites, hmc_sites):
-                u = target.low.to_unconstrained({n: hmc_sites[n] for n in cont_names})
-                z, _ = ravel_pytree(u)
-                return upd(rng_key, z, gibbs_sites)[0]
-            kernel = HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
-        else:
-            kernel = inner
+        kernel = _numpyro_kernel(model, target, sampler, kopt)
         fields = ("diverging", "accept_prob", "num_steps", "adapt_state.step_size", "energy", "potential_energy")
-        if target.disc and chain_method == "vectorized" and chains > 1:
+        chain_method = lay.chain_method
+        if target.disc and chain_method == "vectorized" and lay.chains > 1:
             chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
         if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
             fields = tuple(f"hmc_state.{f}" for f in fields)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="There are not enough devices")
-            setup["mcmc"] = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin,
-                                 num_chains=chains, chain_method=chain_method,
-                                 progress_bar=progress and chain_method != jax.vmap)
+        setup["mcmc"] = _mcmc(kernel, lay, chain_method, progress and chain_method != jax.vmap)
         setup["fields"] = fields
     mcmc, fields = setup["mcmc"], setup["fields"]
     init_params = None
     if not target.disc and init is not None:
-        z, _ = target.initial_points(k_init, chains, init)
+        z, _ = target.initial_points(k_init, lay.chains, init)
         init_params = jax.vmap(target.unravel)(z)
-        if chains == 1:
+        if lay.chains == 1:
             init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
     # else NumPyro draws uniform(-2, 2) starts and retries non-finite ones itself (as Target does)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="There are not enough devices")
-        try:
-            mcmc.run(k_run, init_params=init_params, extra_fields=fields)
-        except RuntimeError as e:
-            if "valid initial" not in str(e):
-                raise
-            target.initial_points(k_init, chains, None)  # raises the error that names the factor
+    try:
+        _run(mcmc, k_run, init_params, fields)
+    except RuntimeError as e:
+        if "valid initial" not in str(e):
             raise
+        target.initial_points(k_init, lay.chains, None)  # raises the error that names the factor
+        raise
     samples = mcmc.get_samples(group_by_chain=True)
     ef = {k.replace("hmc_state.", ""): v for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
     stats = {}
@@ -191,42 +229,42 @@ def _run_numpyro(model, target, sampler, chains, draws, warmup, thin, k_init, k_
 
 
 # --------------------------------------------------------------- our kernels
-def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, progress, chain_method,
-             discrete, step_size, adapt_mass, target_accept, gwg_steps, setup):
+def _discrete_move(target, sampler: str, kopt: KernelOptions):
+    """The discrete core of a model with discrete variables (None without)."""
+    if not target.disc:
+        return None
+    move = sampler if sampler in DISCRETE_SAMPLERS else kopt.discrete
+    if move not in DISCRETE_SAMPLERS:
+        raise EbmError("sample", f"unknown discrete move '{kopt.discrete}'", hint="choose gibbs or gwg")
+    if move == "gibbs":
+        return gibbs_mod.build_update(target)
+    return gwg_mod.build_update(target, kopt.gwg_steps)
+
+
+def _ebm_kernel(target, sampler: str, kopt: KernelOptions, disc_update) -> EbmKernel:
+    """The ebmppl kernel of ``sampler`` (gibbs and gwg move a mixed model's continuous variables by MALA)."""
+    if sampler in DISCRETE_SAMPLERS and target.dim == 0:
+        return EbmKernel(target, None, discrete=disc_update)
+    if sampler in DISCRETE_SAMPLERS or sampler == "mala":
+        return MALA(target, **_knobs(kopt, 0.1), discrete=disc_update)
+    if sampler == "rwmh":
+        return RWMH(target, **_knobs(kopt, 0.5), discrete=disc_update)
+    return ULA(target, step_size=kopt.step_size if kopt.step_size is not None else 0.01, discrete=disc_update)
+
+
+def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup):
     """``setup``: the kernel and MCMC object of an earlier call with this setup ({} to build them)."""
     if "mcmc" not in setup:
-        disc_update = None
-        if target.disc:
-            kind = sampler if sampler in DISCRETE_SAMPLERS else discrete
-            if kind not in DISCRETE_SAMPLERS:
-                raise EbmError("sample", f"unknown discrete move '{discrete}'", hint="choose gibbs or gwg")
-            disc_update = gibbs_mod.build_update(target) if kind == "gibbs" else gwg_mod.build_update(target,
-                                                                                                      gwg_steps)
-        if sampler in DISCRETE_SAMPLERS:
-            if target.dim > 0:
-                kernel = MALA(target, **_knobs(step_size, target_accept, adapt_mass, 0.1), discrete=disc_update)
-            else:
-                kernel = EbmKernel(target, None, discrete=disc_update)
-        elif sampler == "mala":
-            kernel = MALA(target, **_knobs(step_size, target_accept, adapt_mass, 0.1), discrete=disc_update)
-        elif sampler == "rwmh":
-            kernel = RWMH(target, **_knobs(step_size, target_accept, adapt_mass, 0.5), discrete=disc_update)
-        else:
-            kernel = ULA(target, step_size=step_size if step_size is not None else 0.01, discrete=disc_update)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="There are not enough devices")
-            setup["mcmc"] = MCMC(kernel, num_warmup=warmup, num_samples=draws * thin, thinning=thin,
-                                 num_chains=chains, chain_method=chain_method, progress_bar=progress)
-        setup.update(kernel=kernel, disc_update=disc_update, values=jax.jit(jax.vmap(jax.vmap(target.values))))
+        disc_update = _discrete_move(target, sampler, kopt)
+        kernel = _ebm_kernel(target, sampler, kopt, disc_update)
+        setup.update(mcmc=_mcmc(kernel, lay, lay.chain_method, progress), kernel=kernel, disc_update=disc_update,
+                     values=jax.jit(jax.vmap(jax.vmap(target.values))))
     mcmc, kernel, disc_update = setup["mcmc"], setup["kernel"], setup["disc_update"]
-    z, d = target.initial_points(k_init, chains, init)
+    z, d = target.initial_points(k_init, lay.chains, init)
     init_params = {"z": z, "d": d}
-    if chains == 1:
+    if lay.chains == 1:
         init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
-    fields = ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+    _run(mcmc, k_run, init_params, ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept"))
     ef = mcmc.get_extra_fields(group_by_chain=True)
     pos = mcmc.get_samples(group_by_chain=True)
     values = setup["values"](pos["z"], pos["d"])
@@ -234,7 +272,7 @@ def _run_ebm(target, sampler, chains, draws, warmup, thin, k_init, k_run, init, 
     if target.dim > 0:
         stats["acceptance_rate"] = ef["accept_prob"]
         stats["step_size"] = ef["step_size"]
-    if disc_update is not None and sampler != "gibbs" and (discrete == "gwg" or sampler == "gwg"):
+    if disc_update is not None and sampler != "gibbs" and (kopt.discrete == "gwg" or sampler == "gwg"):
         stats["discrete_acceptance_rate"] = ef["discrete_accept"]
     return {k: np.asarray(v) for k, v in values.items()}, stats, kernel.note
 
@@ -260,10 +298,11 @@ def _setup_key(model, params, consts, *layout) -> Optional[tuple]:
     return key
 
 
-def _knobs(step_size, target_accept, adapt_mass, default_step):
-    out = {"step_size": step_size if step_size is not None else default_step, "adapt_mass": adapt_mass}
-    if target_accept is not None:
-        out["target_accept"] = target_accept
+def _knobs(kopt: KernelOptions, default_step: float) -> dict:
+    out = {"step_size": kopt.step_size if kopt.step_size is not None else default_step,
+           "adapt_step": kopt.adapt_step, "adapt_mass": kopt.adapt_mass}
+    if kopt.target_accept is not None:
+        out["target_accept"] = kopt.target_accept
     return out
 
 
@@ -274,7 +313,6 @@ def _dims(model, name, shape) -> list[str]:
         spec = model.spec(name)
     except KeyError:
         pass
-    from ..dsl import ast as A
     out = []
     for i, n in enumerate(shape):
         d = spec.shape[i] if spec is not None and i < len(spec.shape) else None
@@ -286,7 +324,6 @@ def _dims(model, name, shape) -> list[str]:
 
 
 def _to_idata(model, target, samples, stats, sampler, note, reason, target_accept=None):
-    from .. import diagnostics
     low = target.low
     dims = {k: _dims(model, k, np.shape(v)[2:]) for k, v in samples.items()}
     used = {**low.const_env, **(target.consts or {})}

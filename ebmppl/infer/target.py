@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ..config import float_dtype
+from ..settings import float_dtype
 from ..errors import EbmError
 
 
@@ -36,7 +36,7 @@ class Target:
         self.cont = low.continuous
         self.disc = tuple(s for s in model.random if s.domain.discrete)
         for s in self.disc:
-            if s.domain.kind == "int":
+            if not s.domain.row.finite:
                 raise EbmError("sample", f"{s.role} '{s.name}' is an unbounded int, which no sampler here can move",
                                s.span, "give it a finite domain: binary, spin or categorical(K)")
         example = low.example_values()
@@ -71,16 +71,17 @@ class Target:
 
     # ---- starting points
     def random_discrete(self, key) -> dict:
+        """One uniform draw of every discrete variable from its domain's states."""
         out = {}
         keys = jax.random.split(key, max(1, len(self.disc)))
         for k, s in zip(keys, self.disc):
             shape = self.low.shapes[s.name]
-            if s.domain.kind == "binary":
-                out[s.name] = jax.random.bernoulli(k, 0.5, shape).astype(float_dtype())
-            elif s.domain.kind == "spin":
-                out[s.name] = 2.0 * jax.random.bernoulli(k, 0.5, shape).astype(float_dtype()) - 1.0
+            states = s.domain.row.states(self.low.domain_args[s.name])
+            if s.domain.row.two_state:  # a fair coin between the two states (kept: tests pin these draws)
+                off, on = float(states[0]), float(states[-1])
+                out[s.name] = off + (on - off) * jax.random.bernoulli(k, 0.5, shape).astype(float_dtype())
             else:
-                out[s.name] = jax.random.randint(k, shape, 0, self.low.domain_args[s.name][0])
+                out[s.name] = jnp.asarray(states)[jax.random.randint(k, shape, 0, len(states))]
         return out
 
     def from_values(self, values: dict):
@@ -91,7 +92,7 @@ class Target:
                            hint="give every var and latent, or leave init=None for random starts")
         u = self.low.to_unconstrained({s.name: values[s.name] for s in self.cont})
         z, _ = ravel_pytree(u)
-        d = {s.name: self.low._cast(s, values[s.name]) for s in self.disc}
+        d = {s.name: self.low.cast(s, values[s.name]) for s in self.disc}
         return z, d
 
     def initial_points(self, key, num_chains: int, init: Optional[dict] = None, radius: float = 2.0,

@@ -8,6 +8,11 @@ schedule ``step_size(i)`` (e.g. an optax schedule) over iterations.
 
 A proposal with a non-finite log density or gradient is not taken (the chain
 stays put) and is counted as divergent, so no draw is ever NaN.
+
+Core (BlackJAX's shape, pure; see :mod:`.base`)::
+
+    state = init(z, logdensity_and_grad)
+    state, info = step_with(draw(key, z), state, logdensity_and_grad, step_size, inv_mass)
 """
 
 from __future__ import annotations
@@ -15,16 +20,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .base import Info, State, init
 from .kernel import EbmKernel
+
+__all__ = ["State", "Info", "init", "draw", "step_with", "ULA", "BIAS_NOTE"]
 
 BIAS_NOTE = ("ULA is unadjusted: its draws come from an O(step size) approximation of the model, "
              "not the model itself; use mala or nuts for exact answers.")
-
-
-def init(z, logdensity_and_grad):
-    """The chain state at z: (z, log density, gradient)."""
-    lp, grad = logdensity_and_grad(z)
-    return z, lp, grad
 
 
 def draw(key, z):
@@ -32,18 +34,15 @@ def draw(key, z):
     return jax.random.normal(key, z.shape, z.dtype)
 
 
-def step(key, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One ULA transition."""
-    return step_with(draw(key, z), z, lp, grad, logdensity_and_grad, step_size, inv_mass)
-
-
-def step_with(noise, z, lp, grad, logdensity_and_grad, step_size, inv_mass):
-    """One ULA transition with its noise given (``draw``)."""
+def step_with(noise, state: State, logdensity_and_grad, step_size, inv_mass) -> tuple[State, Info]:
+    """One ULA transition with its noise given (``draw``); its acceptance is 1 when the proposal is finite."""
+    z, lp, grad = state
     prop = z + step_size * inv_mass * grad + jnp.sqrt(2.0 * step_size * inv_mass) * noise
     lp_p, grad_p = logdensity_and_grad(prop)
     finite = jnp.isfinite(lp_p) & jnp.all(jnp.isfinite(grad_p))
-    return (jnp.where(finite, prop, z), jnp.where(finite, lp_p, lp), jnp.where(finite, grad_p, grad),
-            finite.astype(lp.dtype), ~finite)
+    new = State(jnp.where(finite, prop, z), jnp.where(finite, lp_p, lp), jnp.where(finite, grad_p, grad))
+    return new, Info(finite.astype(lp.dtype), finite, ~finite)
+
 
 
 class ULA(EbmKernel):

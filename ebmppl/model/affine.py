@@ -1,10 +1,10 @@
 """Affine structure of an energy, read off its jaxpr, and the sums it allows.
 
 `jaxpr_degree` propagates polynomial degree through a jaxpr (structurally: it never calls a
-function affine that is not). When the energy is affine in binary/spin variables r given the rest,
-Σ_r exp(−E) has a closed form — used by free energies (latents summed out), exact log Z, and the
-Gibbs sampler's block conditionals. `enumerate_states` lists every joint state of finite discrete
-variables for the cases that have no closed form.
+function affine that is not). When the energy is affine in two-state variables r (binary, spin)
+given the rest, Σ_r exp(−E) has a closed form — used by free energies (latents summed out), exact
+log Z, and the Gibbs sampler's block conditionals. `enumerate_states` lists every joint state of
+finite discrete variables for the cases that have no closed form.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..config import float_dtype
+from ..settings import float_dtype
 
 _NONLINEAR = 1000
 _PASS = {"neg", "reduce_sum", "broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims",
@@ -81,7 +81,6 @@ def jaxpr_degree(jaxpr, in_degrees: list[int]) -> list[int]:
     return [get(v) for v in jaxpr.outvars]
 
 
-
 def is_affine_in(energy, values: dict, names) -> bool:
     """Is ``energy(values)`` (a function of a dict) affine in the variables ``names`` jointly?"""
     names = list(names)
@@ -95,15 +94,14 @@ def is_affine_in(energy, values: dict, names) -> bool:
 
 
 def log_sum_affine(energy, specs, shapes) -> jnp.ndarray:
-    """log Σ_r exp(−energy(r)) over binary/spin variables r the energy is affine in:
-    −E(0) + Σ softplus(−g) (binary) or Σ log(e^g + e^−g) (spin), with g = ∂E/∂r at r = 0."""
+    """log Σ_r exp(−energy(r)) over two-state variables r (binary, spin) the energy is affine in:
+    −E(0) + Σ log Σ_v exp(−g v) over each element's two states v (the domain table's ``affine_logsum``:
+    softplus(−g) for binary, log(e^g + e^−g) for spin), with g = ∂E/∂r at r = 0."""
     r0 = {s.name: jnp.zeros(shapes[s.name], float_dtype()) for s in specs}
     e0, g = jax.value_and_grad(energy)(r0)
     out = -e0
     for s in specs:
-        gs = g[s.name]
-        out = out + (jnp.sum(jax.nn.softplus(-gs)) if s.domain.kind == "binary"
-                     else jnp.sum(jnp.logaddexp(gs, -gs)))
+        out = out + jnp.sum(s.domain.row.affine_logsum(g[s.name]))
     return out
 
 
@@ -112,8 +110,7 @@ def enumerate_states(specs, shapes, domain_args) -> tuple[dict, int]:
     radices, slots = [], []
     for s in specs:
         size = int(np.prod(shapes[s.name], dtype=np.int64))
-        k = domain_args[s.name][0] if s.domain.kind == "categorical" else 2
-        radices += [k] * size
+        radices += [s.domain.row.n_states(domain_args[s.name])] * size
         slots.append((s, size))
     total = int(np.prod(radices, dtype=np.int64)) if radices else 1
     idx = np.arange(total, dtype=np.int64)
@@ -125,10 +122,7 @@ def enumerate_states(specs, shapes, domain_args) -> tuple[dict, int]:
     for s, size in slots:
         d = digits[:, col: col + size].reshape((total,) + tuple(shapes[s.name]))
         col += size
-        if s.domain.kind == "spin":
-            out[s.name] = jnp.asarray(2 * d - 1, float_dtype())
-        elif s.domain.kind == "binary":
-            out[s.name] = jnp.asarray(d, float_dtype())
-        else:
-            out[s.name] = jnp.asarray(d, jnp.int32)
+        row = s.domain.row
+        states = np.asarray(row.states(domain_args[s.name]))[d]  # digit i -> the i-th state
+        out[s.name] = jnp.asarray(states, jnp.int32 if row.integer else float_dtype())
     return out, total

@@ -9,7 +9,9 @@ from types import MappingProxyType
 
 import numpy as np
 
+from ..dsl import ast as A
 from ..errors import EbmDataError
+from . import domains
 from .spec import Model, Spec
 
 
@@ -52,7 +54,7 @@ def bind(model: Model, data=None, **values) -> Model:
     ints: dict = {}
     consts = model.consts
     for s in consts:  # scalar ints first: they size the others
-        if s.domain.kind == "int" and not s.shape and s.name in merged:
+        if _sizes(s) and s.name in merged:
             bound[s.name] = _convert(s, merged[s.name], where, ())
             ints[s.name] = int(bound[s.name])
     for s in consts:
@@ -68,10 +70,15 @@ def bind(model: Model, data=None, **values) -> Model:
     return replace(model, const_values=MappingProxyType(bound))
 
 
+def _sizes(s: Spec) -> bool:
+    """A const that may size others: a scalar unbounded int (``const N : int``)."""
+    row = s.domain.row
+    return row.integer and not row.finite and not s.shape
+
+
 def _size(d, ints, s: Spec, where):
     if isinstance(d, int):
         return d
-    from ..dsl import ast as A
     if isinstance(d, A.Name):
         if d.id not in ints:
             raise EbmDataError(f"const '{d.id}' (a size of '{s.name}') has no value in {where}", d.span,
@@ -96,22 +103,24 @@ def _convert(s: Spec, value, where, shape):
                            f"{s.type_str()} = {list(shape)}", s.span,
                            f"give '{s.name}' {int(np.prod(shape))} value(s) in shape {list(shape)}, "
                            f"or fix the sizes it is declared with")
-    kind = s.domain.kind
+    row = s.domain.row
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0]) if arr.ndim else ()
         raise EbmDataError(f"const '{s.name}' in {where} is not finite at {list(bad)}", s.span)
-    if kind in ("int", "categorical", "binary"):
+    if row.integer_data:
         if not np.all(arr == np.round(arr)):
             raise EbmDataError(f"const '{s.name}' in {where} must hold integers", s.span)
         if np.any(np.abs(arr) >= 2.0**62):
             raise EbmDataError(f"const '{s.name}' in {where} holds an integer too large to store", s.span)
-        arr = arr.astype(np.int64 if kind == "int" else np.int32)
+        arr = arr.astype(np.int32 if row.finite else np.int64)
     else:
         arr = arr.astype(np.float64)
-    ok = {"positive": lambda a: a > 0, "unit": lambda a: (a > 0) & (a < 1),
-          "binary": lambda a: (a == 0) | (a == 1), "spin": lambda a: np.abs(a) == 1}.get(kind)
-    if ok is not None and not np.all(ok(arr)):
-        bad = tuple(int(i) for i in np.argwhere(~ok(arr))[0]) if arr.ndim else ()
-        raise EbmDataError(f"const '{s.name}' in {where} must be {kind}; element {list(bad)} is "
-                           f"{arr[bad] if bad else arr}", s.span)
+    # Only supports that need no arguments and hold element by element are tested here: the arguments
+    # of interval(lo, hi) and categorical(K) may be consts bound in this same call, and data of the
+    # vector kinds (ordered, simplex) is taken as given.
+    if not row.arity and not row.vector:
+        bad = domains.first_outside(s.domain.kind, (), arr)
+        if bad is not None:
+            raise EbmDataError(f"const '{s.name}' in {where} must be {s.domain.kind}; element {list(bad)} is "
+                               f"{arr[bad] if bad else arr}", s.span)
     return arr

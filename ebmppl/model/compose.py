@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import EbmSemanticError
 from .library import names_in
-from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs, tree_str
+from .normalizer import LogZ, normalized, recorded, supplied
+from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs
 
 
 def _merge_specs(a: Model, b: Model) -> tuple[Spec, ...]:
@@ -89,53 +90,72 @@ def temper(model: Model, temperature) -> Model:
     return replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T")
 
 
-def mixture(weights, components, logz=None, params=None, **logz_options) -> Model:
-    """A convex mixture of models: p(x) = sum_k w_k p_k(x), with p_k = exp(-E_k - log Z_k).
-
-    ``logz`` says where each component's log Z comes from:
-
-    - ``None``: every component is a normalized density (all ``~`` factors over the same
-      variables), so every log Z is 0 and the mixture is exact;
-    - ``"estimate"``: estimate each unnormalized component's log Z with :func:`ebmppl.logz` at
-      ``params`` (default: the mixture's initial params); ``logz_options`` (``method="auto"``,
-      ``runs=``, ``points=``, ...) go to it. Normalized components keep log Z = 0;
-    - one entry per component: a number (supplied), an ``ebmppl.LogZ`` (from :func:`ebmppl.logz`;
-      its method and error are recorded) or ``None`` for a normalized component.
-
-    ``model.component_logz`` and ``model.summary()`` say which value each component uses and where it
-    came from. A log Z holds at the params it was computed at: after fitting, re-estimate it with
-    ``model.with_component_logz(params)``.
-
-    Example:
-        >>> a = ebmppl.parse("var x : real\nfactor a = (x + 1)^2 / 2")
-        >>> b = ebmppl.parse("var x : real\nfactor b = (x - 2)^2 / 0.5")
-        >>> m = ebmppl.mixture([0.4, 0.6], [a, b], logz="estimate")   # quadrature: 1-D
-        >>> [round(z.value, 4) for z in m.component_logz]
-        [0.9189, 0.2258]
-    """
-    from ..partition import LogZ
+def check_mixture_arguments(weights, components, logz) -> None:
+    """The errors of a mixture's arguments that come before any log Z is looked at, in a fixed order."""
     if len(weights) != len(components) or len(components) < 2:
         raise EbmSemanticError("mixture needs at least two components and one weight each")
     if any(not w > 0 for w in np.asarray(weights, dtype=float)):
         raise EbmSemanticError("mixture weights must be positive")
-    estimate = isinstance(logz, str)
-    if estimate and logz != "estimate":
+    if isinstance(logz, str) and logz != "estimate":
         raise EbmSemanticError(f"logz must be None, 'estimate' or one value per component, got '{logz}'")
-    if (params is not None or logz_options) and not estimate:
-        raise EbmSemanticError("params and log Z options are for logz='estimate'")
+
+
+def mixture(weights, components, logz=None) -> Model:
+    """A convex mixture of models: p(x) = sum_k w_k p_k(x), with p_k = exp(-E_k - log Z_k).
+
+    ``logz`` says what each component's log Z is:
+
+    - ``None``: every component is a normalized density (all ``~`` factors over the same
+      variables), so every log Z is 0 and the mixture is exact;
+    - one entry per component: a number (supplied), an ``ebmppl.LogZ`` (from :func:`ebmppl.logz`;
+      its method and error are recorded) or ``None`` for a normalized component.
+
+    Estimating the log Zs (``logz="estimate"``) needs the estimators: that is
+    :func:`ebmppl.mixture` (:func:`ebmppl.partition.mixture`), which builds on this one.
+    ``model.component_logz`` and ``model.summary()`` say which value each component uses and where it
+    came from.
+
+    Example:
+        >>> a = ebmppl.parse("var x : real\nfactor a = (x + 1)^2 / 2")
+        >>> b = ebmppl.parse("var x : real\nfactor b = (x - 2)^2 / 0.5")
+        >>> m = mixture([0.4, 0.6], [a, b], logz=[0.9189, 0.2258])
+        >>> [z.method for z in m.component_logz]
+        ['supplied', 'supplied']
+    """
+    check_mixture_arguments(weights, components, logz)
+    if isinstance(logz, str):
+        raise EbmSemanticError("logz='estimate' needs the log Z estimators", None,
+                               "call ebmppl.mixture(..., logz='estimate') (ebmppl.partition.mixture)")
     if logz is None:
-        for i, c in enumerate(components):
-            if normalized_over(c, c.effective_tree) is None:
-                raise EbmSemanticError(
-                    f"mixture component {i + 1} ('{c.name}') is unnormalized: a mixture of unnormalized "
-                    f"components needs each component's log Z", None,
-                    "pass logz='estimate' (ebmppl.logz at the params), or logz=[...] values, "
-                    "or write the components as densities")
-        overs = {normalized_over(c, c.effective_tree) for c in components}
-        if len(overs) != 1:
-            raise EbmSemanticError("the components of a mixture must be densities of the same variables")
-    elif not estimate and len(logz) != len(components):
+        _check_normalized(components)
+    elif len(logz) != len(components):
         raise EbmSemanticError("give one log Z per mixture component")
+    model, trees = _merge_components(components)
+    weights = tuple(float(w) for w in weights)
+    if logz is None:
+        tree = Mixture(weights, trees, None, logz_source=tuple(normalized() for _ in trees))
+    else:
+        sources = tuple(_source(model, components[i].name, i, z, t) for i, (z, t) in enumerate(zip(logz, trees)))
+        tree = Mixture(weights, trees, tuple(s.value for s in sources), logz_source=sources)
+    return replace(model, tree=tree, name="mixture")
+
+
+def _check_normalized(components) -> None:
+    """Without log Zs, every component must be a normalized density of the same variables."""
+    for i, c in enumerate(components):
+        if normalized_over(c, c.effective_tree) is None:
+            raise EbmSemanticError(
+                f"mixture component {i + 1} ('{c.name}') is unnormalized: a mixture of unnormalized "
+                f"components needs each component's log Z", None,
+                "pass logz='estimate' (ebmppl.logz at the params), or logz=[...] values, "
+                "or write the components as densities")
+    overs = {normalized_over(c, c.effective_tree) for c in components}
+    if len(overs) != 1:
+        raise EbmSemanticError("the components of a mixture must be densities of the same variables")
+
+
+def _merge_components(components) -> tuple[Model, tuple]:
+    """The first component with every other's specs, factors and lets merged in, and each one's subtree."""
     model = components[0]
     trees = [model.effective_tree]
     for c in components[1:]:
@@ -143,91 +163,45 @@ def mixture(weights, components, logz=None, params=None, **logz_options) -> Mode
         factors, renames = _merge_factors(model, c)
         trees.append(_rename(c.effective_tree, renames))
         model = replace(model, specs=specs, factors=factors, lets=_lets(model, c))
-    weights = tuple(float(w) for w in weights)
-    if logz is None:
-        tree = Mixture(weights, tuple(trees), None, logz_source=tuple(_normalized() for _ in trees))
-    elif estimate:
-        tree = Mixture(weights, tuple(trees), (0.0,) * len(trees))
-    else:
-        sources = []
-        for i, (z, t) in enumerate(zip(logz, trees)):
-            if z is None:
-                if normalized_over(model, t) is None:
-                    raise EbmSemanticError(f"mixture component {i + 1} ('{components[i].name}') is unnormalized "
-                                           f"but its log Z is None", None,
-                                           "give a value, or pass logz='estimate'")
-                sources.append(_normalized())
-            elif isinstance(z, LogZ):
-                sources.append(LogZ(float(z.value), float(z.stderr), z.method, z.detail))
-            else:
-                sources.append(LogZ(float(z), 0.0, "supplied", "given to ebmppl.mixture"))
-        tree = Mixture(weights, tuple(trees), tuple(s.value for s in sources), logz_source=tuple(sources))
-    model = replace(model, tree=tree, name="mixture")
-    return with_component_logz(model, params, **logz_options) if estimate else model
+    return model, tuple(trees)
 
 
-def _normalized():
-    from ..partition import LogZ
-    return LogZ(0.0, 0.0, "normalized", "a normalized density")
-
-
-def with_component_logz(model: Model, params=None, method: str = "auto", **logz_options) -> Model:
-    """The model with every unnormalized mixture component's log Z estimated at ``params``.
-
-    Each component is a sub-model (the same specs, its own composition subtree); its log Z comes from
-    :func:`ebmppl.logz` with ``method`` and ``logz_options``; normalized components keep log Z = 0.
-    Nested mixtures are resolved innermost first. The values and where they came from are in
-    ``model.component_logz`` and ``model.summary()``.
-    """
-    from ..errors import EbmError
-    from ..partition import logz as estimate
-    if not _mixtures(model.effective_tree):
-        raise EbmError("logz", f"model '{model.name}' has no mixture", hint="build one with ebmppl.mixture(...)")
-    params = model.init_params(0) if params is None else params
-
-    def visit(node):
-        if isinstance(node, Product):
-            return Product(tuple(visit(c) for c in node.children))
-        if isinstance(node, Temper):
-            return replace(node, child=visit(node.child))
-        if not isinstance(node, Mixture):
-            return node
-        children = tuple(visit(c) for c in node.children)
-        sources = []
-        for c in children:
-            if normalized_over(model, c) is not None:
-                sources.append(_normalized())
-            else:
-                sub = replace(model, tree=c, name=f"{model.name}[{tree_str(c)}]")
-                sources.append(estimate(sub, params, method=method, **logz_options))
-        return replace(node, children=children, logz=tuple(float(s.value) for s in sources),
-                       logz_source=tuple(sources))
-
-    return replace(model, tree=visit(model.effective_tree))
+def _source(model: Model, name: str, i: int, z, tree) -> LogZ:
+    """Where component ``i``'s log Z comes from: normalized (None), an estimate (LogZ) or a number."""
+    if z is None:
+        if normalized_over(model, tree) is None:
+            raise EbmSemanticError(f"mixture component {i + 1} ('{name}') is unnormalized "
+                                   f"but its log Z is None", None,
+                                   "give a value, or pass logz='estimate'")
+        return normalized()
+    if isinstance(z, LogZ):
+        return recorded(z)
+    return supplied(z)
 
 
 def component_logz(model: Model) -> tuple:
     """One ``ebmppl.LogZ`` per component of every mixture in the model (innermost mixture first)."""
-    from ..partition import LogZ
     out = []
-    for node in _mixtures(model.effective_tree):
+    for node in mixture_nodes(model.effective_tree):
         if node.logz_source is not None:
             out.extend(node.logz_source)
         elif node.logz is not None:
-            out.extend(LogZ(float(z), 0.0, "supplied", "given") for z in node.logz)
+            out.extend(supplied(z, "given") for z in node.logz)
         else:
-            out.extend(_normalized() for _ in node.children)
+            out.extend(normalized() for _ in node.children)
     return tuple(out)
 
 
-def _mixtures(node) -> list:
+def mixture_nodes(node) -> list:
     """Mixture nodes of a composition tree, innermost first."""
     if isinstance(node, (Product, Mixture)):
-        inner = [m for c in node.children for m in _mixtures(c)]
+        inner = [m for c in node.children for m in mixture_nodes(c)]
         return inner + [node] if isinstance(node, Mixture) else inner
     if isinstance(node, Temper):
-        return _mixtures(node.child)
+        return mixture_nodes(node.child)
     return []
+
+
 
 
 def normalized_over(model: Model, node):

@@ -24,8 +24,9 @@ import numpy as np
 
 from ..dsl import ast as A
 from ..errors import EbmSemanticError, Source, Span
-from . import library as L
-from .spec import DOMAINS, Domain, Factor, LetDef, Model, Spec
+from . import domains, library as L
+from .domains import Domain
+from .spec import Factor, LetDef, Model, Spec
 
 
 def _pyspan(name: str) -> Span:
@@ -139,10 +140,11 @@ def _specs(decls: dict) -> tuple[Spec, ...]:
         if not isinstance(d, Decl):
             raise EbmSemanticError(f"'{name}': expected a declaration (ebmppl.var/param/const/latent or a type), "
                                    f"got {d!r}")
-        if d.type.domain.kind == "mlp" and d.role != "param":
-            raise EbmSemanticError(f"'{name}': only a param can be an mlp")
-        if d.type.domain.kind not in DOMAINS + ("mlp",):
+        row = domains.DOMAINS.get(d.type.domain.kind)
+        if row is None:
             raise EbmSemanticError(f"'{name}': unknown domain {d.type.domain.kind}")
+        if row.network and d.role != "param":
+            raise EbmSemanticError(f"'{name}': only a param can be an mlp")
         out.append(Spec(name, d.role, d.type.domain, d.type.shape, d.init, d.init_dist, _pyspan(name)))
     return tuple(out)
 

@@ -8,6 +8,11 @@ NumPyro constraint (and so its bijector, through ``biject_to``), its support tes
 support fits it, its default initial value and how it prints. Adding a domain is a change to
 this file alone: no other module compares domain kinds by name.
 
+Two smaller tables say what the library's distributions need of a domain: :data:`SUPPORTS` (the
+support words a distribution declares: which are discrete, which domain a target should be
+declared with) and :data:`ARGUMENTS` (the words for a distribution argument's domain: what a literal
+must be, which declared domains are accepted, how to fix one that is not).
+
 Like NumPyro's ``constraints`` registry with ``biject_to``, the table holds data and small
 functions; it imports nothing of ebmppl above :mod:`ebmppl.dsl.ast`.
 """
@@ -82,12 +87,20 @@ class DomainKind:
         contains: ``(array, args) -> bool array``: the support test, strict at open bounds.
         default: ``(shape, args, dtype) -> array``: the initial value of a param with no ``= value``.
         states: ``args -> 1-D array`` of every value of one element, for finite discrete kinds.
-        fits: ``(support, args) -> bool``: a distribution with this ``support`` (the library's
-            words: real, positive, unit, simplex, bounded, binary, count, categorical) keeps
-            values inside this domain, so ``x ~ dist`` is legal for a var of this kind.
+        fits: ``(support, args) -> bool``: ``x ~ dist`` is legal for a var of this kind when the
+            distribution has this ``support`` (a word of :data:`SUPPORTS`). For a continuous kind,
+            every value of the domain lies in the support, so the density is defined wherever the
+            var goes; for a discrete kind, the support is one of the integer sets the kind is
+            declared for (a ``binary`` var takes ``bernoulli`` and count distributions like
+            ``binomial(1, p)``; an ``int`` var takes any integer distribution).
         affine_logsum: ``g -> array``: log Σ_v exp(-g v) over the two states v of one element,
             for energies affine in the element (free energies, exact log Z); two-state kinds only.
         described: how a message names a value of the kind (``a positive number``).
+        param: a param may be declared with it (it is learned by gradients).
+        size_arg: what its one argument counts when that argument is a size (``categorical(K)``:
+            the number of categories), checked like a shape; None when its arguments are not sizes.
+        bounds: its two arguments are a lower and an upper bound (``interval(lo, hi)``).
+        sizes: a scalar const of the kind may give a size (a shape, a range bound, ``K``): ``int``.
     """
 
     name: str
@@ -104,7 +117,10 @@ class DomainKind:
     integer_data: bool = False
     states: Optional[Callable[[tuple], np.ndarray]] = None
     affine_logsum: Optional[Callable] = None
-    param: bool = field(default=False)  # a param may be declared with it (learned by gradients)
+    param: bool = field(default=False)
+    size_arg: Optional[str] = None
+    bounds: bool = False
+    sizes: bool = False
 
     @property
     def continuous(self) -> bool:
@@ -128,7 +144,13 @@ class DomainKind:
         return None if self.states is None else int(len(self.states(args)))
 
     def written(self) -> str:
+        """How a hint tells a user to declare the kind (``simplex[K]``, ``interval(lo, hi)``, ``real``)."""
         return self.usage or self.name
+
+    @property
+    def signature(self) -> str:
+        """The kind with its arguments, as a declaration writes them (``interval(lo, hi)``, ``ordered``)."""
+        return self.usage if self.arity else self.name
 
 
 def _interval_fits(support: str, args) -> bool:
@@ -144,8 +166,8 @@ def _number(a) -> Optional[float]:
         return float(a)
     if isinstance(a, A.Num):
         return float(a.value)
-    if isinstance(a, A.UnOp) and a.op == "-" and isinstance(a.operand, A.Num):
-        return -float(a.operand.value)
+    if isinstance(a, A.UnOp) and isinstance(a.operand, A.Num):
+        return -float(a.operand.value) if a.op == "-" else float(a.operand.value)
     return None
 
 
@@ -165,7 +187,7 @@ _ROWS = (
                lambda x, a: (x > a[0]) & (x < a[1]),
                lambda shape, a, dtype: jnp.full(shape, (a[0] + a[1]) / 2, dtype),
                "a number strictly inside the interval", _interval_fits, arity=2, usage="interval(lo, hi)",
-               param=True),
+               param=True, bounds=True),
     DomainKind("ordered", False, lambda a: constraints.ordered_vector,
                lambda x, a: np.all(np.diff(x, axis=-1) > 0, axis=-1, keepdims=True) & np.isfinite(x),
                lambda shape, a, dtype: jnp.broadcast_to(jnp.arange(shape[-1], dtype=dtype), shape),
@@ -173,7 +195,7 @@ _ROWS = (
     DomainKind("simplex", False, lambda a: constraints.simplex,
                lambda x, a: (x > 0) & np.isclose(np.sum(x, axis=-1, keepdims=True), 1.0, rtol=0, atol=1e-5),
                lambda shape, a, dtype: jnp.full(shape, 1.0 / shape[-1], dtype),
-               "a vector of positive numbers that sum to 1", lambda s, a: s in ("real", "positive", "simplex"),
+               "a vector of positive numbers that sum to 1", lambda s, a: s in ("real", "simplex"),
                usage="simplex[K]", vector=True, param=True),
     DomainKind("binary", True, lambda a: constraints.boolean, lambda x, a: (x == 0) | (x == 1), _full(0.0),
                "0 or 1", lambda s, a: s in ("binary", "count"), integer_data=True,
@@ -185,9 +207,10 @@ _ROWS = (
                lambda x, a: (x == np.round(x)) & (x >= 0) & (x < a[0]), _full(0),
                "a whole number from 0 to K - 1", lambda s, a: s == "categorical", arity=1,
                usage="categorical(K)", integer=True, integer_data=True,
-               states=lambda a: np.arange(int(a[0]))),
+               states=lambda a: np.arange(int(a[0])), size_arg="the number of categories"),
     DomainKind("int", True, lambda a: INTEGER, lambda x, a: x == np.round(x), _full(0), "a whole number",
-               lambda s, a: s in ("binary", "count", "categorical"), integer=True, integer_data=True),
+               lambda s, a: s in ("binary", "count", "categorical"), integer=True, integer_data=True,
+               sizes=True),
     DomainKind("mlp", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
                "the weights of a network", usage="mlp(n_in, [hidden, ...], n_out)", param=True),
 )
@@ -201,10 +224,105 @@ DISCRETE = tuple(k for k, row in DOMAINS.items() if row.discrete)
 
 def lookup(kind: str) -> DomainKind:
     """The table's row for ``kind``; an unknown kind is a programming error (the checker names it first)."""
+    return _row(DOMAINS, kind, "domain kind")
+
+
+def _row(table: dict, name: str, what: str):
     try:
-        return DOMAINS[kind]
+        return table[name]
     except KeyError:
-        raise ValueError(f"unknown domain kind {kind!r}") from None
+        raise ValueError(f"unknown {what} {name!r}") from None
+
+
+# ---------------------------------------------------- what distributions need
+@dataclass(frozen=True)
+class Support:
+    """The support of a distribution, as the library names it (``real`` ... ``categorical``).
+
+    Attributes:
+        name: the library's word.
+        discrete: its values are integers (the distribution has a mass function, ``_lpmf``).
+        guaranteed: a target whose domain fits the support (``DomainKind.fits``) always lies inside
+            it, so NumPyro's per-call support check can be skipped (not so for ``uniform``'s bounds,
+            a binomial's count or a categorical's number of categories).
+        kind: the domain kind a target of such a distribution should be declared with.
+    """
+
+    name: str
+    discrete: bool
+    guaranteed: bool
+    kind: str
+
+    @property
+    def declared(self) -> str:
+        """How a hint writes the domain to declare (``simplex[K]``, ``interval(lo, hi)``)."""
+        return lookup(self.kind).written()
+
+
+SUPPORTS: dict[str, Support] = {s.name: s for s in (
+    Support("real", False, True, "real"),
+    Support("positive", False, True, "positive"),
+    Support("unit", False, True, "unit"),
+    Support("simplex", False, True, "simplex"),
+    Support("bounded", False, False, "interval"),
+    Support("binary", True, True, "binary"),
+    Support("count", True, False, "int"),
+    Support("categorical", True, False, "categorical"),
+)}
+
+
+def support(name: str) -> Support:
+    """The :data:`SUPPORTS` row of a distribution's support word; an unknown word is a programming error."""
+    return _row(SUPPORTS, name, "distribution support")
+
+
+@dataclass(frozen=True)
+class Argument:
+    """What a distribution argument must be, as the library names it (``positive``, ``int``, ``cov``).
+
+    Attributes:
+        name: the library's word.
+        need: how a message says what the argument must be (``in (0, 1)``); None: not checked.
+        kind: the domain kind a name passed as the argument should be declared with.
+        literal: ``number -> bool``: a literal number is a valid value; None: literals are not checked.
+        literal_hint: the fix for a literal that is not valid.
+        accepts: ``DomainKind -> bool``: a name declared with that kind is a valid argument.
+        transform_hint: added to the fix for a declared name (how to compute a valid value instead).
+        negation_fails: minus a name it accepts is never valid (``-sigma`` as a scale).
+    """
+
+    name: str
+    need: Optional[str] = None
+    kind: str = ""
+    literal: Optional[Callable[[float], bool]] = None
+    literal_hint: Optional[str] = None
+    accepts: Callable[[DomainKind], bool] = lambda row: True
+    transform_hint: str = ""
+    negation_fails: bool = False
+
+    @property
+    def declared(self) -> str:
+        """How a hint writes the domain to declare (``simplex[K]``)."""
+        return lookup(self.kind).written()
+
+
+ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
+    Argument("real"),
+    Argument("cov"),
+    Argument("chol"),
+    Argument("positive", "positive", "positive", lambda v: v > 0, "use a number above 0",
+             lambda row: row.name == "positive", " (or transform it, e.g. exp(...))", negation_fails=True),
+    Argument("unit", "in (0, 1)", "unit", lambda v: 0 <= v <= 1, "use a number between 0 and 1",
+             lambda row: row.name == "unit"),
+    Argument("simplex", "a simplex", "simplex", accepts=lambda row: row.name == "simplex"),
+    Argument("int", "an integer", "int", lambda v: v == int(v) and v >= 0, "use a whole number, 0 or more",
+             lambda row: row.integer_data),
+)}
+
+
+def argument(name: str) -> Argument:
+    """The :data:`ARGUMENTS` row of a distribution argument's domain word; unknown is a programming error."""
+    return _row(ARGUMENTS, name, "distribution argument domain")
 
 
 # ------------------------------------------------------------------ the value

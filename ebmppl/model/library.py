@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special as jss
 import numpyro.distributions as dist
-from numpyro.distributions import constraints
 
 from ..dsl import ast as A
 from . import domains
@@ -28,19 +27,24 @@ class DistInfo:
     name: str
     build: Callable  # positional arguments, in the order of `params`
     params: tuple[str, ...]
-    param_domains: tuple[str, ...]  # real, positive, unit, simplex, int, cov, chol, probs
-    support: str  # real, positive, unit, simplex, bounded, binary, count, categorical
+    param_domains: tuple[str, ...]  # words of the domain table's ARGUMENTS (real, positive, cov, ...)
+    support: str  # a word of the domain table's SUPPORTS (real, positive, bounded, count, ...)
     event_dim: int = 0
+
+    def __post_init__(self):
+        domains.support(self.support)  # an unknown word is a mistake in the table below
+        for word in self.param_domains:
+            domains.argument(word)
 
     @property
     def discrete(self) -> bool:
-        return self.support in ("binary", "count", "categorical")
+        return domains.support(self.support).discrete
 
     @property
     def support_guaranteed(self) -> bool:
         """True when the checker's domain test alone keeps `x ~ dist` targets in the support,
         so NumPyro's per-call support check (a `where` in every log_prob) can be skipped."""
-        return self.support in ("real", "positive", "unit", "simplex", "binary")
+        return domains.support(self.support).guaranteed
 
     @property
     def lp_suffix(self) -> str:
@@ -50,8 +54,8 @@ class DistInfo:
         return f"{self.name}({', '.join(self.params)})"
 
 
-def _d(name, build, params, domains, support, event_dim=0):
-    return DistInfo(name, build, tuple(params), tuple(domains), support, event_dim)
+def _d(name, build, params, arg_domains, support, event_dim=0):
+    return DistInfo(name, build, tuple(params), tuple(arg_domains), support, event_dim)
 
 
 DISTRIBUTIONS: dict[str, DistInfo] = {d.name: d for d in [
@@ -236,7 +240,6 @@ for _fi in [
 
 CONSTANTS = {"pi": jnp.pi, "e": jnp.e, "inf": jnp.inf}
 
-# Functions whose result is known positive, for domain checks of distribution arguments.
 def is_builtin(name: str) -> bool:
     """True for a function the language provides (not a name the model declares)."""
     return name in FUNCTIONS or lp_function_name(name) is not None
@@ -245,10 +248,6 @@ def is_builtin(name: str) -> bool:
 def names_in(expr, bound: frozenset = frozenset()) -> set[str]:
     """Free names an expression reads (not loop variables, not built-in functions)."""
     return A.free_names(expr, is_builtin, bound)
-
-
-POSITIVE_FUNCTIONS = {"exp", "softplus", "sigmoid", "inv_logit", "softmax", "cosh"}
-NONNEG_FUNCTIONS = {"abs", "square", "sqrt", "norm", "relu"}
 
 
 # ------------------------------------------------------------------------ mlp

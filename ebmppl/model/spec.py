@@ -231,14 +231,10 @@ class Model:
         from .compose import temper
         return temper(self, temperature)
 
-    def with_component_logz(self, params=None, method: str = "auto", **logz_options) -> "Model":
-        """Estimate each unnormalized mixture component's log Z at ``params`` (see :func:`ebmppl.logz`)."""
-        from .compose import with_component_logz
-        return with_component_logz(self, params, method, **logz_options)
-
     @property
     def component_logz(self) -> tuple:
-        """Each mixture component's log Z as an ``ebmppl.LogZ`` (value, stderr, method, detail)."""
+        """Each mixture component's log Z as an ``ebmppl.LogZ`` (value, stderr, method, detail); re-estimate
+        them at other params with :func:`ebmppl.with_component_logz`."""
         from .compose import component_logz
         return component_logz(self)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 
 from ..dsl import ast as A
@@ -34,7 +35,6 @@ def summary(model: Model, lowered=None) -> str:
     if params:
         total = None
         if low is not None and not low.placeholders:
-            import jax
             shapes = jax.eval_shape(lambda: low.init_params(0))
             counts = {k: int(sum(np.prod(l.shape, dtype=int) for l in jax.tree_util.tree_leaves(v)))
                       for k, v in shapes.items()}
@@ -91,8 +91,8 @@ def summary(model: Model, lowered=None) -> str:
 
 def _component_logz_lines(model: Model) -> list[str]:
     """Each mixture component's log Z and where it came from (supplied, normalized, exact, quadrature, ais)."""
-    from .compose import _mixtures, component_logz
-    mixtures = _mixtures(model.effective_tree)
+    from .compose import component_logz, mixture_nodes
+    mixtures = mixture_nodes(model.effective_tree)
     if not mixtures:
         return []
     zs = iter(component_logz(model))

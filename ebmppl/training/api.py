@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Optional
 
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import EbmDataError, EbmError
+from ..settings import ensure_compile_cache
+from ..errors import EbmError
+from ..io import prepare_data
 from ..setups import Setups, context, digest
-from .loop import FitResult, Objective, Trainer, make_optimizer, run
-from .problem import Problem
+from . import cd, conditional, fce, nce, score_matching as sm, trainer as T, vi
+from .loop import run
+from .mle import mle_objective, normalized
+from .objective import Objective
+from .options import LoopOptions, defaults, loop_options
+from .problem import Problem, on_real_line
+from .result import FitResult
 
 METHODS = ("auto", "cd", "pcd", "sm", "ssm", "dsm", "nce", "fce", "vi", "mle", "ce")
 
@@ -22,94 +28,59 @@ def choose_method(model) -> tuple[str, str]:
     """(method, reason) for ``method="auto"``."""
     if any(s.domain.discrete for s in model.vars):
         return "pcd", "the model has discrete variables: persistent contrastive divergence with block Gibbs"
-    if _normalized(model):
+    if normalized(model):
         return "mle", "every factor is a normalized density: maximum likelihood"
-    if all(s.domain.kind == "real" for s in model.vars):
+    if all(on_real_line(model, s) for s in model.vars):
         return "ssm", "real-valued variables and an unnormalized energy: sliced score matching"
-    bad = next(s for s in model.vars if s.domain.kind != "real")
+    bad = next(s for s in model.vars if not on_real_line(model, s))
     raise EbmError("fit", f"no training method handles the constrained var '{bad.name}' ({bad.type_str()}) of an "
                           f"unnormalized model", bad.span,
                    "declare it real and map it inside the energy (e.g. exp(x) for a positive quantity)")
 
 
-def _normalized(model) -> bool:
-    return bool(model.factors) and all(f.normalized for f in model.factors) and not model.latents \
-        and model.tree is None
+def _mle(problem, data, batch_size, **opts) -> Objective:
+    if opts:
+        raise TypeError(f"unexpected option {next(iter(opts))!r}")
+    return mle_objective(problem)
 
 
-def mle_objective(problem) -> Objective:
-    """Maximum likelihood for a normalized model: the energy is −log p."""
-    def loss(params, batch, key, state):
-        return jnp.mean(problem.energies(params, batch)), (state, {})
-    return Objective(loss)
+# each method's objective from (problem, data, batch_size, **its options)
+_BUILDERS = {
+    "sm": lambda p, d, b, **o: sm.sm_loss(p, **o),
+    "ssm": lambda p, d, b, **o: sm.ssm_loss(p, **o),
+    "dsm": lambda p, d, b, **o: sm.dsm_loss(p, **o),
+    "nce": lambda p, d, b, **o: nce.nce_objective(p, d, **o),
+    "cd": lambda p, d, b, **o: cd.cd_objective(p, d, persistent=False, batch_size=b, **o),
+    "pcd": lambda p, d, b, **o: cd.cd_objective(p, d, persistent=True, batch_size=b, **o),
+    "fce": lambda p, d, b, **o: fce.fce_objective(p, d, **o),
+    "vi": lambda p, d, b, **o: vi.vi_objective(p, d, **o),
+    "ce": lambda p, d, b, **o: conditional.ce_objective(p, d, **o),
+    "mle": _mle,
+}
 
 
 def build_objective(method: str, problem: Problem, data: dict, batch_size: int, options: dict) -> Objective:
-    from . import cd, conditional, fce, nce, score_matching as sm, vi
-    opts = dict(options)
+    """The :class:`~ebmppl.training.objective.Objective` of ``method`` with its ``options``."""
+    builder = _BUILDERS.get(method)
+    if builder is None:
+        raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
     try:
-        if method == "sm":
-            return sm.sm_loss(problem, **opts)
-        if method == "ssm":
-            return sm.ssm_loss(problem, **opts)
-        if method == "dsm":
-            return sm.dsm_loss(problem, **opts)
-        if method == "nce":
-            return nce.nce_objective(problem, data, **opts)
-        if method == "cd":
-            return cd.cd_objective(problem, data, persistent=False, batch_size=batch_size, **opts)
-        if method == "pcd":
-            return cd.cd_objective(problem, data, persistent=True, batch_size=batch_size, **opts)
-        if method == "fce":
-            return fce.fce_objective(problem, data, **opts)
-        if method == "vi":
-            return vi.vi_objective(problem, data, **opts)
-        if method == "ce":
-            return conditional.ce_objective(problem, data, **opts)
-        if method == "mle":
-            if opts:
-                raise TypeError(f"unexpected option {next(iter(opts))!r}")
-            if not _normalized(problem.model):
-                raise EbmError("fit", "mle needs a normalized model (every factor a `~` density, no latents, "
-                                      "no `model =` composition)", hint="use ssm, nce or pcd for energies")
-            return mle_objective(problem)
+        return builder(problem, data, batch_size, **dict(options))
     except (TypeError, ValueError) as e:
         raise EbmError("fit", f"bad option for method '{method}': {e}",
                        hint="see docs/methods.md for each method's options") from None
-    raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
 
 
-def prepare_data(model, data, what="data") -> dict:
-    """A dict name -> (rows, *shape) array for every var, from a dict, a CSV or an NPZ path."""
-    from ..io import read_data
-    if isinstance(data, (str, Path)):
-        return read_data(data, model)
-    if not isinstance(data, dict):
-        raise EbmDataError(f"{what} must be a dict of arrays or a CSV/NPZ file path")
-    low = model.lowered
-    out, n = {}, None
-    for s in model.vars:
-        if s.name not in data:
-            raise EbmDataError(f"{what} has no values for var '{s.name}'")
-        a = np.asarray(data[s.name])
-        want = low.shapes[s.name]
-        if tuple(a.shape[1:]) != tuple(want):
-            raise EbmDataError(f"{what}['{s.name}'] has rows of shape {list(a.shape[1:])}, declared {list(want)}")
-        if n is not None and a.shape[0] != n:
-            raise EbmDataError(f"{what}: vars have different numbers of rows ({n} and {a.shape[0]})")
-        if not np.all(np.isfinite(a)):
-            r = int(np.argwhere(~np.isfinite(a))[0][0])
-            raise EbmDataError(f"{what}['{s.name}'] is not finite in row {r}")
-        n = a.shape[0]
-        out[s.name] = a
-    return out
+_D = defaults()
 
 
-def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 256, optimizer="adam",
-        lr=1e-3, key=0, val_data=None, val_frac: float = 0.0, patience: Optional[int] = None,
-        checkpoint_dir=None, checkpoint_every: Optional[int] = None, resume: bool = False, progress: bool = True,
-        params=None, clip_norm=None, average: Optional[float] = None, chunk: int = 50, consts=None,
-        **method_options) -> FitResult:
+def fit(model, data, method: str = "auto", steps: int = _D["steps"], batch_size: int = _D["batch_size"],
+        optimizer="adam", lr=1e-3, key=0, val_data=_D["val_data"], val_frac: float = _D["val_frac"],
+        patience: Optional[int] = _D["patience"], checkpoint_dir=_D["checkpoint_dir"],
+        checkpoint_every: Optional[int] = _D["checkpoint_every"], resume: bool = _D["resume"],
+        progress: bool = _D["progress"], params=None, clip_norm=_D["clip_norm"],
+        average: Optional[float] = _D["average"], chunk: int = _D["chunk"], consts=None, *,
+        loop: Optional[LoopOptions] = None, **method_options) -> FitResult:
     """Fit a model's params to data.
 
     Args:
@@ -125,6 +96,9 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         clip_norm: clip gradients to this global norm.
         average: return an exponential moving average of the iterates with this decay (e.g. 0.99;
             Polyak-Ruppert averaging, which smooths the noise of stochastic methods such as PCD).
+        loop: the loop's options (steps, batch_size, chunk, validation, patience, checkpoints, progress,
+            clip_norm, average) as one :class:`~ebmppl.training.options.LoopOptions`, instead of one by one;
+            giving a knob both ways is an error.
         **method_options: the method's options (see docs/methods.md).
 
     Returns:
@@ -134,13 +108,35 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
         >>> import ebmppl
         >>> res = ebmppl.fit(ebmppl.load("examples/ring.ebm"), "examples/data/ring.csv", method="ssm", steps=500)
     """
+    ensure_compile_cache()
+    opts = loop_options(loop, steps=steps, batch_size=batch_size, chunk=chunk, val_data=val_data,
+                        val_frac=val_frac, patience=patience, checkpoint_dir=checkpoint_dir,
+                        checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
+                        average=average)
     if consts is not None:
         model = model.bind(consts)
+    method = _check_request(model, method, opts, method_options)
+    problem = Problem(model)
+    train, val = _split(model, data, opts, key)
+    data_j = _as_float(train)
+    val_j = None if val is None else _as_float(val)
+    problem, trainer = _trainer(model, problem, method, method_options, train, data_j, opts, optimizer, lr)
+    record = {**method_options, "_loop": {
+        "batch_size": opts.batch_size, "lr": lr if isinstance(lr, (int, float)) else "schedule",
+        "optimizer": optimizer if isinstance(optimizer, str) else "custom",
+        "seed": key if isinstance(key, int) else "key", "clip_norm": opts.clip_norm, "average": opts.average,
+        "chunk": opts.chunk}}
+    return run(problem, trainer, data_j, opts, key=key, params=params, val_data=val_j, method=method,
+               options=_options_for_record(record))
+
+
+def _check_request(model, method: str, opts: LoopOptions, method_options: dict) -> str:
+    """Refuse a request no method can honour; the method to run (``auto`` resolved, its reason on stderr)."""
     if method not in METHODS:
         raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
     if not model.params:
         raise EbmError("fit", "the model has no params to fit", hint="declare some with `param NAME : ...`")
-    if steps < 1 or batch_size < 1:
+    if opts.steps < 1 or opts.batch_size < 1:
         raise EbmError("fit", "steps and batch_size must be positive")
     clash = sorted(set(method_options) & _FIT_ARGS)
     if clash:
@@ -149,43 +145,49 @@ def fit(model, data, method: str = "auto", steps: int = 1000, batch_size: int = 
     if method == "auto":
         method, why = choose_method(model)
         print(f"method=auto: {why}", file=sys.stderr)
-    problem = Problem(model)
+    return method
+
+
+def _split(model, data, opts: LoopOptions, key) -> tuple:
+    """(training rows, validation rows or None), prepared; ``val_frac`` holds out a seeded random fraction."""
     data = prepare_data(model, data)
-    if val_data is None and val_frac:
-        if not 0 < val_frac < 1:
+    val_data = opts.val_data
+    if val_data is None and opts.val_frac:
+        if not 0 < opts.val_frac < 1:
             raise EbmError("fit", "val_frac must be between 0 and 1")
         n = next(iter(data.values())).shape[0]
         perm = np.random.default_rng(0 if not isinstance(key, int) else key).permutation(n)
-        n_val = max(1, int(round(val_frac * n)))
+        n_val = max(1, int(round(opts.val_frac * n)))
         val_data = {k: v[perm[:n_val]] for k, v in data.items()}
         data = {k: v[perm[n_val:]] for k, v in data.items()}
     elif val_data is not None:
         val_data = prepare_data(model, val_data, "val_data")
     if next(iter(data.values())).shape[0] == 0:
         raise EbmError("fit", "the training data has no rows")
-    data_j = {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in data.items()}
-    val_j = None if val_data is None else {k: jnp.asarray(v, dtype=jnp.result_type(float))
-                                           for k, v in val_data.items()}
-    ckey = _setup_key(model, method, method_options, data, batch_size, optimizer, lr, clip_norm, average)
+    return data, val_data
+
+
+def _as_float(data: dict) -> dict:
+    return {k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in data.items()}
+
+
+def _trainer(model, problem, method, method_options, data, data_j, opts: LoopOptions, optimizer, lr) -> tuple:
+    """(problem, trainer): a kept setup's (its programs compiled already), else a new one, kept."""
+    ckey = _setup_key(model, method, method_options, data, opts.batch_size, optimizer, lr, opts.clip_norm,
+                      opts.average)
     kept = _SETUPS.get(ckey, model)
     if kept is not None:  # the same setup as a recent call: its compiled programs
-        problem, trainer = kept
-    else:
-        objective = build_objective(method, problem, data_j, batch_size, method_options)
-        trainer = Trainer(problem, objective, make_optimizer(optimizer, lr, clip_norm), data_j, batch_size, average)
-        _SETUPS.put(ckey, model, (problem, trainer))
-    return run(problem, trainer, data_j, steps=steps, key=key, params=params, val_data=val_j, patience=patience,
-               chunk=chunk, checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
-               progress=progress, method=method,
-               options=_options_for_record({**method_options, "_loop": {
-                   "batch_size": batch_size, "lr": lr if isinstance(lr, (int, float)) else "schedule",
-                   "optimizer": optimizer if isinstance(optimizer, str) else "custom", "seed": key
-                   if isinstance(key, int) else "key", "clip_norm": clip_norm, "average": average, "chunk": chunk}}))
+        return kept
+    objective = build_objective(method, problem, data_j, opts.batch_size, method_options)
+    trainer = T.make_trainer(problem, objective, T.make_optimizer(optimizer, lr, opts.clip_norm), data_j,
+                             opts.batch_size, opts.average)
+    _SETUPS.put(ckey, model, (problem, trainer))
+    return problem, trainer
 
 
 # The compiled training programs of the last few setups, so that another fit of the same model, method,
-# options, optimizer and data (another seed, more steps, a resume) neither traces nor compiles again:
-# a warm RBM fit drops from 0.22 s to 0.048 s, against 0.101 s for scikit-learn's whole fit.
+# options, optimizer and data (another seed, more steps, a resume) neither traces nor compiles again
+# (benchmarks/findings.md has the warm-fit times).
 _SETUPS = Setups(kept=4)
 _DIGEST_MAX_BYTES = 1 << 26  # larger data sets are not digested (and their setups not kept)
 
@@ -193,7 +195,8 @@ _DIGEST_MAX_BYTES = 1 << 26  # larger data sets are not digested (and their setu
 def _setup_key(model, method, options, data, batch_size, optimizer, lr, clip_norm, average) -> Optional[tuple]:
     """What the compiled programs depend on, or None when a part of it cannot be keyed safely (an option
     that is not plain JSON, data too large to digest cheaply). The model is keyed by identity (see
-    ebmppl/setups.py), an optax optimizer or schedule likewise (the kept trainer holds it)."""
+    ebmppl/setups.py), an optax optimizer or schedule likewise (the kept trainer holds it); the block
+    cap is read when a trainer is built."""
     try:
         opts = json.dumps(options, sort_keys=True, allow_nan=True)
     except (TypeError, ValueError):
@@ -202,12 +205,12 @@ def _setup_key(model, method, options, data, batch_size, optimizer, lr, clip_nor
         return None
     ident = lambda v: v if isinstance(v, (str, int, float, type(None))) else ("object", id(v))  # noqa: E731
     return (id(model), method, opts, digest(data), int(batch_size), ident(optimizer), ident(lr),
-            ident(clip_norm), ident(average), *context())
+            ident(clip_norm), ident(average), T.BLOCK_MAX, *context())
 
 
 _FIT_ARGS = {"model", "data", "method", "steps", "batch_size", "optimizer", "lr", "key", "val_data", "val_frac",
              "patience", "checkpoint_dir", "checkpoint_every", "resume", "progress", "params", "clip_norm",
-             "average", "chunk", "consts"}
+             "average", "chunk", "consts", "loop"}
 
 
 def _options_for_record(opts: dict) -> dict:

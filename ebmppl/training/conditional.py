@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax.scipy.special import logsumexp
 
 from ..errors import EbmError
-from .loop import Objective
+from .objective import Objective
 
 
 def ce_objective(problem, data, label: str = "y") -> Objective:
@@ -23,10 +23,12 @@ def ce_objective(problem, data, label: str = "y") -> Objective:
     except KeyError:
         raise EbmError("fit", f"method 'ce' needs the label var '{label}', which the model does not declare",
                        hint="pass --option label=NAME (a categorical(K) var)") from None
-    if spec.role != "var" or spec.domain.kind != "categorical" or model.lowered.shapes[label] != ():
+    row = spec.domain.row
+    # categorical(K) is the finite kind stored as integers 0 .. K - 1
+    if spec.role != "var" or not (row.finite and row.integer) or model.lowered.shapes[label] != ():
         raise EbmError("fit", f"the label '{label}' must be a scalar categorical(K) var, not {spec.type_str()}",
                        spec.span)
-    k = model.lowered.domain_args[label][0]
+    k = row.n_states(model.lowered.domain_args[label])
     classes = jnp.arange(k)
 
     def loss(params, batch, key, state):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .loop import Objective
+from .objective import Objective
 from .nce import gaussian_noise
 from .vi import Flow
 

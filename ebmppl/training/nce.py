@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpyro.distributions as dist
 
 from ..errors import EbmError
-from .loop import Objective
+from .objective import Objective
 
 
 def gaussian_noise(flat_data):

@@ -7,10 +7,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpyro.distributions import constraints
 from numpyro.distributions.transforms import biject_to
 
 from ..errors import EbmError
-from ..model import library as L
+from ..model import domains
+
+
+def on_real_line(model, spec) -> bool:
+    """Is the var ``spec``'s domain the whole real line (its constraint the table's ``real``), so its values
+    need no transform?"""
+    row = spec.domain.row
+    return row.continuous and domains.constraint(spec.domain.kind, model.lowered.domain_args[spec.name]) \
+        is constraints.real
 
 
 class Problem:
@@ -45,7 +54,7 @@ class Problem:
 
     # ---- real-valued data as flat vectors (score matching)
     def require_real(self, method: str):
-        bad = [s for s in self.specs.values() if s.domain.kind != "real"]
+        bad = [s for s in self.specs.values() if not on_real_line(self.model, s)]
         if bad:
             s = bad[0]
             raise EbmError("fit", f"method '{method}' needs real-valued variables, but '{s.name}' is "
@@ -70,10 +79,10 @@ class Problem:
     def transforms(self) -> dict:
         out = {}
         for s in self.model.params:
-            if s.domain.kind == "mlp":
+            if s.domain.row.network:  # an mlp's weights are optimized as they are
                 out[s.name] = None
             else:
-                out[s.name] = biject_to(L.domain_constraint(s.domain.kind, self.low.domain_args[s.name]))
+                out[s.name] = biject_to(domains.constraint(s.domain.kind, self.low.domain_args[s.name]))
         return out
 
     def unconstrain(self, params) -> dict:

@@ -8,7 +8,7 @@ With s(x) = ∇ₓ log p(x) = −∇ₓE(x):
 - ``dsm``: J = E[ ½ |s(x̃) + (x̃ − x)/σ²|² ], x̃ = x + σε: fits the σ-smoothed density; several σ
   (``sigma=[...]``) average the objective weighted by σ².
 
-Each is an :class:`~ebmppl.training.loop.Objective`: a pure ``loss(params, batch, rand, state) -> (value,
+Each is an :class:`~ebmppl.training.objective.Objective`: a pure ``loss(params, batch, rand, state) -> (value,
 (state, aux))``; ``ssm`` and ``dsm`` also give ``draw(key, rows)``, the random numbers of one step
 (projections; noise levels and noise), which the loop draws for a block of steps at once.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .loop import Objective
+from .objective import Objective
 
 
 def sm_loss(problem):

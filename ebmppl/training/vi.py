@@ -22,7 +22,7 @@ from numpyro.distributions.flows import InverseAutoregressiveTransform
 from numpyro.nn import AutoregressiveNN
 
 from ..errors import EbmError
-from .loop import Objective
+from .objective import Objective
 from .nce import gaussian_noise
 
 

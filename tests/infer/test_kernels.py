@@ -474,7 +474,7 @@ def test_sweep_with_given_uniforms_is_the_exact_block_conditionals():
     for _ in range(5):
         d = {"v": jnp.asarray(rng.random(5) < 0.5, jnp.float32), "h": jnp.asarray(rng.random(3) < 0.5, jnp.float32)}
         uh, uv = jnp.asarray(rng.random(3), jnp.float32), jnp.asarray(rng.random(5), jnp.float32)
-        got = sweep.with_uniforms([uh, uv], z, d)
+        got = sweep.step_with([uh, uv], z, d)
         h = (uh < jax.nn.sigmoid(p["c"] + d["v"] @ p["W"])).astype(jnp.float32)
         v = (uv < jax.nn.sigmoid(p["b"] + p["W"] @ h)).astype(jnp.float32)
         np.testing.assert_array_equal(got["h"], h)
@@ -482,7 +482,7 @@ def test_sweep_with_given_uniforms_is_the_exact_block_conditionals():
         # the same blocks split differently (not whole variables) take the flat path: same draws
         split = G.Blocks((blocks.blocks[0][:2], blocks.blocks[0][2:], blocks.blocks[1]),
                          (True, True, True), blocks.categorical)
-        flat = G.make_sweep(lay, split, lambda z, d: m.energy(p, d)).with_uniforms([uh[:2], uh[2:], uv], z, d)
+        flat = G.make_sweep(lay, split, lambda z, d: m.energy(p, d)).step_with([uh[:2], uh[2:], uv], z, d)
         np.testing.assert_array_equal(flat["h"], h)
         np.testing.assert_array_equal(flat["v"], v)
 
@@ -501,7 +501,7 @@ def test_sweep_whole_variable_blocks_with_non_affine_energy():
     for _ in range(5):
         d = {"v": jnp.asarray(rng.random(4) < 0.5, jnp.float32), "h": jnp.asarray(rng.random(3) < 0.5, jnp.float32)}
         uh, uv = jnp.asarray(rng.random(3), jnp.float32), jnp.asarray(rng.random(4), jnp.float32)
-        got = sweep.with_uniforms([uh, uv], jnp.zeros((0,)), d)
+        got = sweep.step_with([uh, uv], jnp.zeros((0,)), d)
         h = (uh < jax.nn.sigmoid(d["v"] @ p["W"])).astype(jnp.float32)
         v = (uv < jax.nn.sigmoid(p["b"] + p["W"] @ h - p["a"])).astype(jnp.float32)
         np.testing.assert_array_equal(got["h"], h)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -241,11 +242,58 @@ def test_a_repeated_setup_runs_its_compiled_loop_again(sampler):
 def test_numpyro_jit_memo_returns_one_wrapper_per_function_and_options():
     import numpyro.util
     from ebmppl.infer import _numpyro_jit
-    _numpyro_jit.install()
-    _numpyro_jit.install()  # idempotent
+    original = numpyro.util.maybe_jit
 
     def f(x):
         return x + 1
-    assert numpyro.util.maybe_jit(f, donate_argnums=0) is numpyro.util.maybe_jit(f, donate_argnums=0)
-    assert numpyro.util.maybe_jit(f) is not numpyro.util.maybe_jit(f, donate_argnums=0)
-    assert float(numpyro.util.maybe_jit(f)(1.0)) == 2.0
+    with _numpyro_jit.memoized():
+        with _numpyro_jit.memoized():  # re-entrant
+            assert numpyro.util.maybe_jit(f, donate_argnums=0) is numpyro.util.maybe_jit(f, donate_argnums=0)
+        assert numpyro.util.maybe_jit is not original  # the inner block left the outer one's memo in place
+        assert numpyro.util.maybe_jit(f) is not numpyro.util.maybe_jit(f, donate_argnums=0)
+        assert float(numpyro.util.maybe_jit(f)(1.0)) == 2.0
+    assert numpyro.util.maybe_jit is original
+
+
+def test_sample_leaves_numpyro_maybe_jit_as_it_was():
+    # the memo is scoped to ebmppl's own MCMC runs: before and after sample, maybe_jit is NumPyro's
+    import numpyro.util
+    original = numpyro.util.maybe_jit
+    assert original.__module__ == "numpyro.util"
+    for sampler in ("mala", "nuts"):
+        ebm.sample(ebm.parse("var x : real\nx ~ normal(0, 1)"), sampler=sampler, chains=1, draws=5, warmup=5,
+                   progress=False)
+        assert numpyro.util.maybe_jit is original
+
+
+def test_layout_and_kernel_options_or_plain_keywords():
+    # the grouped form and the plain keywords are the same call: the same draws
+    from ebmppl.infer import KernelOptions, Layout
+    m = ebm.parse("var x : real[2]\nx ~ normal(0, 1)")
+    plain = ebm.sample(m, sampler="mala", chains=2, draws=30, warmup=20, thin=2, step_size=0.3, adapt_mass=False,
+                       target_accept=0.6, key=3, progress=False)
+    grouped = ebm.sample(m, sampler="mala", layout=Layout(chains=2, draws=30, warmup=20, thin=2),
+                         kernel=KernelOptions(step_size=0.3, adapt_mass=False, target_accept=0.6), key=3,
+                         progress=False)
+    mixed = ebm.sample(m, sampler="mala", layout=Layout(chains=2, draws=30, warmup=20, thin=2), step_size=0.3,
+                       adapt_mass=False, target_accept=0.6, key=3, progress=False)
+    assert plain.posterior["x"].shape == (2, 30, 2)
+    np.testing.assert_array_equal(plain.posterior["x"], grouped.posterior["x"])
+    np.testing.assert_array_equal(plain.posterior["x"], mixed.posterior["x"])
+    assert float(grouped.posterior.attrs["target_accept"]) == 0.6
+    fixed = ebm.sample(m, sampler="mala", kernel=KernelOptions(step_size=0.3, adapt_step=False), chains=1,
+                       draws=10, warmup=10, progress=False)
+    np.testing.assert_allclose(fixed.sample_stats["step_size"], 0.3)  # adapt_step=False keeps the step
+
+
+def test_a_knob_given_twice_is_an_error():
+    from ebmppl.infer import KernelOptions, Layout
+    m = ebm.parse("var x : real\nx ~ normal(0, 1)")
+    with pytest.raises(EbmError, match=r"chains given both as a keyword and in layout="):
+        ebm.sample(m, layout=Layout(chains=2), chains=2, progress=False)
+    with pytest.raises(EbmError, match=r"step_size, target_accept given both as a keyword and in kernel="):
+        ebm.sample(m, kernel=KernelOptions(), step_size=0.1, target_accept=0.5, progress=False)
+    with pytest.raises(EbmError, match=r"layout= must be an ebmppl.infer.Layout"):
+        ebm.sample(m, layout={"chains": 2}, progress=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Layout().chains = 3

@@ -73,3 +73,20 @@ def test_consts_can_be_passed_at_call_time():
     e1 = m.energy({}, {"mu": 1.0})
     e2 = m.energy({}, {"mu": 1.0}, consts={"y": np.array([1.0, 1.0])})
     np.testing.assert_allclose(e1 - e2, 1.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("decl, value, message", [
+    ("binary[3]", [0, 1, 2], r"(?m)must be binary; element \[2\] is 2$"),
+    ("spin[3]", [1, -1, 0], r"(?m)must be spin; element \[2\] is 0.0$"),
+    ("unit[3]", [0.5, 1, 0.2], r"(?m)must be unit; element \[1\] is 1.0$"),
+    ("unit", 1.0, r"(?m)must be unit; element \[\] is 1.0$"),
+])
+def test_support_violations_name_the_first_element_outside(decl, value, message):
+    with pytest.raises(EbmDataError, match=message):
+        ebm.parse(f"const b : {decl}\nvar x : real\nfactor e = x^2 * sum(b)", data={"b": value})
+
+
+def test_integer_consts_are_stored_as_integers():
+    m = ebm.parse("const n : int\nconst k : categorical(3)[2]\nconst b : binary[2]\nvar x : real\n"
+                  "factor e = x^2 * (n + sum(k) + sum(b))", data={"n": 3, "k": [0, 2], "b": [1, 0]})
+    assert {k: v.dtype for k, v in m.const_values.items()} == {"n": np.int64, "k": np.int32, "b": np.int32}

@@ -253,3 +253,31 @@ def test_lets_are_deterministic(eight):
     v = random_values(model, 3)
     d = model.deterministics({}, v)
     np.testing.assert_allclose(d["theta"], v["mu"] + v["tau"] * v["theta_tilde"], rtol=1e-6)
+
+
+def test_the_compiler_rejects_a_node_it_has_no_rule_for():
+    from ebmppl.dsl import ast as A
+    low = ebm.parse("var x : real\nfactor f = x^2").lowered
+    with pytest.raises(TypeError, match="no rule for a KwArg node"):
+        low.compiler.compile(A.KwArg(None, "a", A.Num(None, 1, True)))
+
+
+def test_discrete_states_come_from_the_domain_table():
+    m = ebm.parse("var s : spin[2]\nvar b : binary\nvar c : categorical(3)\nfactor f = sum(s) + b + c")
+    tr = numpyro.handlers.trace(numpyro.handlers.seed(m.numpyro_model(), 0)).get_trace()
+
+    def states(site):
+        d = tr[site]["fn"]
+        while hasattr(d, "base_dist"):
+            d = d.base_dist
+        return d.enumerate_support(expand=False).tolist()
+    assert (states("s"), states("b"), states("c")) == ([-1.0, 1.0], [0.0, 1.0], [0, 1, 2])
+
+
+def test_unbound_consts_get_placeholders_inside_their_domains():
+    from ebmppl.model.lower import lower
+    m = ebm.parse("const N : int\nconst z : positive[N]\nconst s : spin[N]\nconst w : real[N] = z * s\n"
+                  "var x : real[N]\nfactor f = sum(w * x^2)")
+    low = lower(m, placeholders=True)
+    assert low.shapes["x"] == (1009,)
+    assert float(low.const_env["z"].min()) > 0 and set(np.unique(low.const_env["s"])) == {1.0}

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-import ebmppl
-from ebmppl.model.check import check
 from ebmppl.dsl.parse import _parser, parse
 from ebmppl.errors import EbmError
+from ebmppl.model.check import check
+from ebmppl.model.source import _finish
 from tests.conftest import EXAMPLE_DATA, EXAMPLES
 from tests.reliability._util import assert_well_formed
 
@@ -46,7 +46,7 @@ def front_end(text: str, name: str = "<fuzz>", data=None):
         model = check(prog, name="fuzz")
         if data is not None:
             model = model.bind(data)
-        return ebmppl._finish(model)
+        return _finish(model)
     except EbmError as e:
         assert_well_formed(e)
         return e

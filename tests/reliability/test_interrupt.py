@@ -27,7 +27,7 @@ from tests.conftest import DATA, EXAMPLES, ROOT
 KILLER = r"""
 import importlib, os, signal, sys
 io = importlib.import_module("ebmppl.io")
-loop = importlib.import_module("ebmppl.training.loop")  # ebmppl.fit is also a function: import the module by name
+checkpoint = importlib.import_module("ebmppl.training.checkpoint")  # where checkpoints are written
 n, count, orig = int(os.environ["KILL_AT_WRITE"]), [0], io.atomic_write
 def atomic_write(path, write):
     count[0] += 1
@@ -39,7 +39,7 @@ def atomic_write(path, write):
             f.truncate(os.path.getsize(tmp) // 2)
         os.kill(os.getpid(), signal.SIGKILL)
     return orig(path, torn)
-io.atomic_write = loop.atomic_write = atomic_write
+io.atomic_write = checkpoint.atomic_write = atomic_write
 from ebmppl.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -64,7 +64,7 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
     # a block of steps gathers its batches and draws its numbers up front; the numbers are those of
     # drawing inside each step, so the block size changes nothing (here 1; 8, which leaves a remainder in each
     # chunk of 29 steps; and the default, one block a chunk)
-    from ebmppl.training import loop
+    from ebmppl.training import trainer
     if method == "pcd":
         m = ebm.parse("var v : binary[6]\nlatent h : binary[3]\nparam W : real[6, 3] ~ normal(0, 0.1)\n"
                       "param b : real[6] = 0\nparam c : real[3] = 0\nfactor rbm = -(v @ W @ h + b @ v + c @ h)")
@@ -74,14 +74,43 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch, ring_xy, method):
         m, data = ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}
         kw = dict(method="dsm", batch_size=64, sigma=[0.1, 0.3])
     runs = []
-    assert loop.block_size(29, 8) == 8 and loop.block_size(30, 8) == 6 and loop.block_size(1500, 128) == 125
-    for block in (1, 8, loop.BLOCK_MAX):
-        monkeypatch.setattr(loop, "BLOCK_MAX", block)
+    assert trainer.block_size(29, 8) == 8 and trainer.block_size(30, 8) == 6 and trainer.block_size(1500, 128) == 125
+    for block in (1, 8, trainer.BLOCK_MAX):
+        monkeypatch.setattr(trainer, "BLOCK_MAX", block)
         runs.append(fit(m, data, steps=58, chunk=29, progress=False, key=2, **kw))
     for r in runs[1:]:
         for name in r.params:
             np.testing.assert_array_equal(r.params[name], runs[0].params[name])
         np.testing.assert_array_equal(r.history["loss"], runs[0].history["loss"])
+
+
+def test_loop_options_as_one_value_or_one_by_one(ring_xy):
+    # fit's loop knobs given as keywords or as one LoopOptions are the same run; giving one both ways is an error
+    from ebmppl.training import LoopOptions
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    kw = dict(steps=60, batch_size=64, chunk=20, val_frac=0.2, patience=5, average=0.9, clip_norm=10.0,
+              progress=False)
+    plain = fit(m, {"x": ring_xy}, method="ssm", key=4, **kw)
+    grouped = fit(m, {"x": ring_xy}, method="ssm", key=4, loop=LoopOptions(**kw))
+    for name in plain.params:
+        np.testing.assert_array_equal(plain.params[name], grouped.params[name])
+    for name in ("loss", "val_loss", "val_step"):
+        np.testing.assert_array_equal(plain.history[name], grouped.history[name])
+    assert plain.options == grouped.options and plain.stopped == grouped.stopped
+    with pytest.raises(EbmError, match="'steps' is given twice"):
+        fit(m, {"x": ring_xy}, method="ssm", steps=60, loop=LoopOptions(steps=60, progress=False))
+    with pytest.raises(EbmError, match="loop must be a LoopOptions"):
+        fit(m, {"x": ring_xy}, method="ssm", loop={"steps": 60})
+
+
+def test_fit_signature_shows_the_loop_defaults():
+    import dataclasses
+    import inspect
+
+    from ebmppl.training import LoopOptions
+    sig = inspect.signature(fit).parameters
+    for f in dataclasses.fields(LoopOptions):
+        assert repr(sig[f.name].default) == repr(f.default), f.name
 
 
 def test_early_stopping(ring_xy):

@@ -179,7 +179,7 @@ def test_mle_for_a_normalized_model(x64):
 
 
 def test_ce_trains_an_energy_classifier_on_moons():
-    from ebmppl.partition import classify
+    from ebmppl.applications import classify
     m = ebm.parse("var x : real[2]\nvar y : categorical(2)\nparam f : mlp(2, [32, 32], 2, act=swish)\n"
                   "factor e = -f(x)[y] + 0.5 * sum(x^2) / 16")
     d = np.loadtxt(DATA / "moons.csv", delimiter=",", skiprows=1)

@@ -68,7 +68,7 @@ def gaussian():
 
 def test_a_fitted_gaussian_passes_and_an_unfitted_one_is_rejected(gaussian):
     m, fitted, unfitted = gaussian
-    good = fitted.report(m, DATA / "gaussian.csv")
+    good = fit_report(m, fitted, DATA / "gaussian.csv")
     bad = fit_report(m, unfitted, DATA / "gaussian.csv")
     assert good.p_value > 0.01, good
     assert bad.p_value < 0.01 and bad.mmd > 3 * good.mmd, (bad, good)

@@ -1,0 +1,134 @@
+"""The checker's declaration rules: a ``const``/``var``/``latent``/``param`` line becomes a
+:class:`~ebmppl.model.spec.Spec` once its domain, its shape and its initial value are checked.
+
+What a domain kind takes (its arguments, whether it is a vector, whether a param may have it)
+comes from the domain table, :mod:`ebmppl.model.domains`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..dsl import ast as A
+from ..errors import Span, did_you_mean
+from . import domains, library as L
+from .check_dist import dist_args, dist_info
+from .check_expr import static_expr
+from .check_scope import Scope, err, find_name
+from .domains import Domain
+from .library import names_in
+from .spec import Spec
+
+# JAX indexes arrays with int32: no array may hold more elements.
+MAX_ELEMENTS = 2**31 - 1
+
+
+def spec_of(scope: Scope, st: A.Decl) -> Spec:
+    """The spec a declaration makes (its name is already declared in ``scope``)."""
+    dom = domain(scope, st.type, st.role)
+    dims = tuple(dim(scope, d) for d in st.type.dims)
+    literal = [d for d in dims if isinstance(d, int)]
+    if literal and math.prod(literal) > MAX_ELEMENTS:
+        raise err(f"'{st.name}' would have {math.prod(literal):,} elements, more than {MAX_ELEMENTS:,}",
+                  st.type.span, "declare a smaller shape")
+    network = dom.row.network
+    if st.role == "param" and not dom.row.param:
+        raise err(f"a param is learned by gradients, so it must be continuous, not {dom.kind}", st.type.span,
+                  "declare it real, positive, unit, interval(lo, hi), ordered or simplex, or make it a const")
+    if network and dims:
+        raise err("an mlp param has no shape", st.type.span, "remove the [..] after mlp(...)")
+    if st.init is not None:
+        if st.role not in ("param", "const"):
+            raise err(f"a {st.role} cannot have a value", st.init.span,
+                      "only params (initial value) and consts (default) take `= value`"
+                      + ("; to fix a var to a value use condition(...)" if st.role == "var" else ""))
+        if network:
+            raise err("an mlp param is initialized randomly; it takes no value", st.init.span)
+        static_expr(scope, st.init, f"the initial value of '{st.name}'")
+    if st.init_dist is not None:
+        if network:
+            raise err("an mlp param is initialized randomly; it takes no initializer", st.init_dist.span)
+        info = dist_info(st.init_dist)
+        dist_args(scope, st.init_dist, info, lambda a: static_expr(scope, a, f"an argument of '{info.name}'"))
+        if dom.discrete != info.discrete:
+            raise err(f"'{info.name}' cannot initialize a {dom.kind} param", st.init_dist.span,
+                      "choose a distribution whose values lie in the param's domain")
+    return Spec(st.name, st.role, dom, dims, st.init, st.init_dist, st.name_span)
+
+
+def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
+    """The domain a declaration's type names, with its arguments checked."""
+    kind = t.domain
+    row = domains.DOMAINS.get(kind)
+    if row is not None and row.network:
+        if role != "param":
+            raise err(f"only a param can be an mlp, not a {role}", t.span, f"declare it as `param {'f'} : mlp(...)`")
+        return mlp_domain(scope, t)
+    if row is None:
+        hint = did_you_mean(kind, tuple(domains.DOMAINS)) or f"domains are {', '.join(domains.DECLARABLE)}"
+        raise err(f"unknown domain '{kind}'", Span(t.span.source, t.span.line, t.span.col,
+                                                   t.span.line, t.span.col + len(kind)), hint)
+    if t.kwargs:
+        raise err(f"domain '{kind}' takes no keyword arguments", t.kwargs[0].span)
+    if len(t.args) != row.arity:
+        raise err(f"domain '{kind}' takes {row.arity} argument{'s' if row.arity != 1 else ''}, got {len(t.args)}",
+                  t.span, f"write `{row.signature}`")
+    for a in t.args:
+        static_expr(scope, a, f"an argument of '{kind}'")
+    if row.size_arg is not None:
+        dim(scope, t.args[0], what=row.size_arg)
+    if row.vector and not t.dims:
+        raise err(f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} value is a vector; give its length", t.span,
+                  f"write `{kind}[K]`")
+    if row.bounds:
+        lo, hi = t.args
+        if isinstance(lo, A.Num) and isinstance(hi, A.Num) and not lo.value < hi.value:
+            raise err(f"empty {kind}({lo.value}, {hi.value})", t.span, "the lower bound must be below the upper")
+    return Domain(kind, tuple(t.args))
+
+
+def mlp_domain(scope: Scope, t: A.TypeExpr) -> Domain:
+    """``mlp(n_in, [hidden, ...], n_out, act=...)``: the sizes and the activation."""
+    usage = "write `mlp(n_in, [hidden, ...], n_out, act=swish)`"
+    if len(t.args) != 3:
+        raise err(f"mlp takes 3 positional arguments (inputs, hidden sizes, outputs), got {len(t.args)}",
+                  t.span, usage)
+    n_in = dim(scope, t.args[0], what="the mlp's input size")
+    hid = t.args[1]
+    if not isinstance(hid, A.Array):
+        raise err("the mlp's hidden sizes must be a list", hid.span, usage)
+    hidden = tuple(dim(scope, h, what="a hidden size") for h in hid.items)
+    n_out = dim(scope, t.args[2], what="the mlp's output size")
+    act = "swish"
+    for kw in t.kwargs:
+        if kw.name != "act":
+            raise err(f"mlp has no option '{kw.name}'", kw.span, "the only option is act=...")
+        if not isinstance(kw.value, A.Name) or kw.value.id not in L.ACTIVATIONS:
+            got = kw.value.id if isinstance(kw.value, A.Name) else "this"
+            raise err(f"unknown activation '{got}'", kw.value.span,
+                      did_you_mean(got, L.ACTIVATIONS) or f"choose one of {', '.join(L.ACTIVATIONS)}")
+        act = kw.value.id
+    return Domain(t.domain, (n_in, hidden, n_out, act))
+
+
+def dim(scope: Scope, e: A.Expr, what: str = "a size"):
+    """A size: an int literal, an int const, or integer arithmetic of those."""
+    if isinstance(e, A.Num):
+        if not e.is_int:
+            raise err(f"{what} must be an integer, not {e.value}", e.span, "write a whole number, e.g. `3`")
+        if e.value < 0:
+            raise err(f"{what} must not be negative", e.span)
+        return int(e.value)
+    for n in sorted(names_in(e)):
+        s = scope.specs.get(n)
+        if s is None:
+            hint = did_you_mean(n, [k for k, v in scope.specs.items() if v.role == "const"])
+            raise err(f"unknown name '{n}' in {what}", find_name(e, n) or e.span,
+                      hint or f"declare it first: `const {n} : int`")
+        if s.role != "const" or not s.domain.row.sizes or s.shape:
+            raise err(f"{what} must be known before sampling, but '{n}' is a {s.role} "
+                      f"{s.type_str()}", find_name(e, n) or e.span,
+                      "sizes are int literals or scalar `const ... : int`")
+    if not isinstance(e, (A.Name, A.BinOp, A.UnOp)) or (isinstance(e, A.BinOp) and e.op not in "+-*/%"):
+        raise err(f"{what} must be an integer expression of int consts", e.span)
+    return e

@@ -1,0 +1,33 @@
+"""The value of a log partition function: :class:`LogZ`, and where a mixture component's came from.
+
+A plain value (no estimation here): the estimators live in :mod:`ebmppl.partition`, which returns
+these; the model algebra (:mod:`ebmppl.model.compose`) records one per mixture component.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class LogZ(NamedTuple):
+    """An estimate of log Z: value, standard error (0 when exact), method and a description."""
+
+    value: float
+    stderr: float
+    method: str
+    detail: str
+
+
+def normalized() -> LogZ:
+    """The log Z of a normalized density: 0, exactly."""
+    return LogZ(0.0, 0.0, "normalized", "a normalized density")
+
+
+def supplied(value, detail: str = "given to ebmppl.mixture") -> LogZ:
+    """A log Z given as a number (no error bar recorded)."""
+    return LogZ(float(value), 0.0, "supplied", detail)
+
+
+def recorded(z: LogZ) -> LogZ:
+    """A copy of an estimate with plain float fields (an estimate may hold NumPy scalars)."""
+    return LogZ(float(z.value), float(z.stderr), z.method, z.detail)
