@@ -1,3 +1,5 @@
+"""`python -m ebmppl`: the command line."""
+
 import sys
 
 from .cli import main

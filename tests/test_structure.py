@@ -101,3 +101,15 @@ def test_no_public_function_shadows_a_module():
     shadowed = [name for name in ebmppl.__all__ if name in modules
                 and not isinstance(getattr(ebmppl, name), type(importlib))]
     assert not shadowed, f"public names that shadow a module of the package: {shadowed}"
+
+
+def _between(text: str, name: str) -> str:
+    return text.split(f"<!-- {name}:begin -->", 1)[1].split(f"<!-- {name}:end -->", 1)[0].strip()
+
+
+def test_architecture_doc_matches_the_tree():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert _between(doc, "modules") == S.module_table(PKG), \
+        "docs/architecture.md's module table is stale: paste `python tools/structure.py` between its markers"
+    assert _between(doc, "layers") == "```mermaid\n" + S.mermaid(PKG) + "\n```", \
+        "docs/architecture.md's picture is stale: paste `python tools/structure.py --mermaid` between its markers"

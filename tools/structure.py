@@ -4,6 +4,7 @@ table of docs/architecture.md.
 
     python tools/structure.py            # the module table (markdown), as docs/architecture.md holds it
     python tools/structure.py --graph    # which part imports which
+    python tools/structure.py --mermaid  # the layer picture of docs/architecture.md
 """
 
 from __future__ import annotations
@@ -200,9 +201,40 @@ def module_table(pkg: Path) -> str:
         mod = _module_name(pkg, f)[0]
         doc = ast.get_docstring(ast.parse(f.read_text(encoding="utf-8"))) or ""
         first = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else "—"
-        first = first.replace("|", "\\|")
+        first = _first_sentence(first).replace("|", "\\|")
         rows.append(f"| `{f.relative_to(pkg.parent)}` | {RANK.get(part_of(mod), '?')} | {first} |")
     return "\n".join(rows)
+
+
+def _first_sentence(text: str) -> str:
+    for end in (". ", ".\n"):
+        if end in text:
+            return text[: text.index(end) + 1]
+    return text
+
+
+def reduced(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The transitive reduction of an acyclic graph: an edge a -> b only where no longer path leads there."""
+    def reach(n, seen):
+        for m in g.get(n, ()):
+            if m not in seen:
+                seen.add(m)
+                reach(m, seen)
+        return seen
+    out = {}
+    for a, targets in g.items():
+        indirect = set().union(*(reach(b, set()) for b in targets)) if targets else set()
+        out[a] = {b for b in targets if b not in indirect}
+    return out
+
+
+def mermaid(pkg: Path) -> str:
+    """The layers as a mermaid flowchart: an arrow a --> b means a imports b (direct imports only)."""
+    g = reduced(part_graph(import_graph(pkg)))
+    lines = ["flowchart BT"]
+    for a in sorted(g, key=lambda p: (RANK.get(p, 99), p)):
+        lines += [f"  {a.strip('_')} --> {b.strip('_')}" for b in sorted(g[a], key=lambda p: (RANK.get(p, 99), p))]
+    return "\n".join(lines)
 
 
 def clean_env() -> dict:
@@ -212,6 +244,9 @@ def clean_env() -> dict:
 
 def main(argv) -> int:
     pkg = Path(__file__).resolve().parents[1] / "ebmppl"
+    if "--mermaid" in argv:
+        print(mermaid(pkg))
+        return 0
     if "--graph" in argv:
         for part, targets in sorted(part_graph(import_graph(pkg)).items()):
             print(f"{part} -> {', '.join(sorted(targets))}")
