@@ -40,6 +40,8 @@ KINDS = {
     "diagnose": "draws that cannot be diagnosed",
     "plot": "a figure that does not apply to the model",
     "report": "a training-report computation given unusable inputs",
+    "limit": "a size, number or memory estimate beyond what ebmppl will compute or allocate",
+    "output": "an output folder that cannot be written, or would lose or mix another run's results",
 }
 
 

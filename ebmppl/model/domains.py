@@ -213,13 +213,18 @@ _ROWS = (
                sizes=True),
     DomainKind("mlp", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
                "the weights of a network", usage="mlp(n_in, [hidden, ...], n_out)", param=True),
+    # for values that enter from options and keywords (not declarable in a model): counts and sizes
+    DomainKind("count", True, lambda a: constraints.nonnegative_integer, lambda x, a: (x == np.round(x)) & (x >= 0),
+               _full(0), "a whole number, 0 or more", integer=True),
+    DomainKind("size", True, lambda a: constraints.positive_integer, lambda x, a: (x == np.round(x)) & (x >= 1),
+               _full(1), "a whole number, 1 or more", integer=True),
 )
 
 DOMAINS: dict[str, DomainKind] = {row.name: row for row in _ROWS}
 # the kinds a declaration may name with `:` (an mlp is declared with its own syntax)
-DECLARABLE = tuple(k for k in DOMAINS if k != "mlp")
-CONTINUOUS = tuple(k for k, row in DOMAINS.items() if row.continuous)
-DISCRETE = tuple(k for k, row in DOMAINS.items() if row.discrete)
+DECLARABLE = tuple(k for k in DOMAINS if k not in ("mlp", "count", "size"))
+CONTINUOUS = tuple(k for k in DECLARABLE if DOMAINS[k].continuous)
+DISCRETE = tuple(k for k in DECLARABLE if DOMAINS[k].discrete)
 
 
 def lookup(kind: str) -> DomainKind:
