@@ -1,7 +1,9 @@
 """What a fitted energy is used for without its partition function: anomaly scores and thresholds,
 Langevin denoising, and classification with energies E(x, y).
 
-Each works on free energies or gradients, so no log Z is estimated (:mod:`ebmppl.partition` has those).
+Each works on free energies or gradients, so no log Z is estimated (:mod:`ebmppl.partition` has those). Params
+and rows are checked where they enter (:mod:`ebmppl.infer.values`), and a row whose free energy is NaN or −inf is
+an ``error[data]`` naming it, never a NaN score.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 from numpyro.distributions import constraints
 
-from .settings import ensure_compile_cache, float_dtype
 from .errors import EbmError
+from .infer.options import prng_key
+from .infer.values import check_params, check_values
+from .model.admit import require
+from .partition.improper import check_rows
+from .settings import ensure_compile_cache, float_dtype
 
 __all__ = ["anomaly_score", "anomaly_threshold", "denoise", "classify"]
 
@@ -24,14 +30,17 @@ def _rows(data: dict, skip=None) -> dict:
 def anomaly_score(model, params, data: dict) -> np.ndarray:
     """One score per row: the free energy F(x) (higher = less likely under the model)."""
     ensure_compile_cache()
+    check_params(model, params)
+    check_values(model, data, model.random, "data", chain_axis=True, others=True)
     f = jax.jit(jax.vmap(lambda x: model.free_energy(params, x)))
-    return np.asarray(f(_rows(data)))
+    scores = np.asarray(f(_rows(data)))
+    check_rows(scores)
+    return scores
 
 
 def anomaly_threshold(model, params, held_out: dict, false_alarm: float = 0.01) -> float:
     """The score above which a held-out (normal) row is flagged with probability ``false_alarm``."""
-    if not 0 < false_alarm < 1:
-        raise EbmError("logz", "false_alarm must be between 0 and 1")
+    false_alarm = require(false_alarm, "unit", what="false_alarm=")
     return float(np.quantile(anomaly_score(model, params, held_out), 1 - false_alarm))
 
 
@@ -52,6 +61,11 @@ def denoise(model, params, x_noisy: dict, steps: int = 200, step_size: float = 1
         raise EbmError("logz", "denoise moves real-valued vars of a model without latents",
                        (bad[0].span if bad else model.latents[0].span))
     ensure_compile_cache()
+    check_params(model, params)
+    check_values(model, x_noisy, model.vars, "x_noisy", chain_axis=True, others=True)
+    steps = require(steps, "size", what="steps=")
+    step_size = require(step_size, "positive", what="step_size=")
+    temperature_from = require(temperature_from, "positive", what="temperature_from=")
     names = [s.name for s in model.vars]
     temps = temperature_from * jnp.geomspace(1.0, 1e-4, steps)
 
@@ -68,8 +82,7 @@ def denoise(model, params, x_noisy: dict, steps: int = 200, step_size: float = 1
 
     rows = {n: jnp.asarray(x_noisy[n], float_dtype()) for n in names}
     n_rows = rows[names[0]].shape[0]
-    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
-    out = jax.jit(jax.vmap(one))(rows, jax.random.split(rng, n_rows))
+    out = jax.jit(jax.vmap(one))(rows, jax.random.split(prng_key(key), n_rows))
     return {n: np.asarray(v) for n, v in out.items()}
 
 
@@ -80,10 +93,15 @@ def classify(model, params, x: dict, label: str = "y") -> np.ndarray:
     if not (row.finite and row.integer):  # labels 0..K-1: a categorical var
         raise EbmError("logz", f"'{label}' must be a categorical var to classify", spec.span)
     ensure_compile_cache()
+    check_params(model, params)
+    check_values(model, x, model.random, "x", chain_axis=True, others=True)
     k = row.n_states(model.lowered.domain_args[label])
     rows = _rows(x, skip=label)
-
-    def one(r):
-        f = jax.vmap(lambda c: model.free_energy(params, {**r, label: c}))(jnp.arange(k))
-        return jax.nn.softmax(-f)
-    return np.asarray(jax.jit(jax.vmap(one))(rows))
+    free = np.asarray(jax.jit(jax.vmap(lambda r: jax.vmap(
+        lambda c: model.free_energy(params, {**r, label: c}))(jnp.arange(k))))(rows))
+    check_rows(free)
+    never = np.flatnonzero(np.all(free == np.inf, axis=-1))
+    if len(never):
+        raise EbmError("data", f"x row {int(never[0])} (counting from 0) has energy +inf with every value of "
+                               f"'{label}': no class is possible there", spec.span)
+    return np.asarray(jax.nn.softmax(-jnp.asarray(free), axis=-1))

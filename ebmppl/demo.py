@@ -44,29 +44,46 @@ _DATA = {
 }
 
 
-def run_demo(target: str = "ring", out=None, examples=None, progress: bool = True, **sizes) -> int:
+def default_out(target: str) -> Path:
+    """Where a demo writes when no folder is given: runs/demo (ring) or runs/demo-rbm."""
+    return Path("runs/demo" if target == "ring" else f"runs/demo-{target}")
+
+
+def run_demo(target: str = "ring", out=None, examples=None, progress: bool = True, before_write=None,
+             **sizes) -> int:
     """Run a demo (``ring`` or ``rbm``), or with ``examples`` (a folder, or "" for the bundled ones) check
-    every example model. ``sizes`` (steps, draws, warmup, thin, chains; None = the default) shrink the runs."""
+    every example model. ``sizes`` (steps, draws, warmup, thin, chains; None = the default) shrink the runs;
+    ``before_write`` is called once before the first file is written (the command line removes an earlier
+    run's files there)."""
     from .settings import ensure_compile_cache
+    from .errors import EbmError
+    from .model.admit import require
+    sizes = {k: require(v, "count" if k == "warmup" else "size", what=f"{k}=")
+             for k, v in sizes.items() if v is not None}
     ensure_compile_cache()
     if examples is not None:
         return check_examples(examples or None)
-    sizes = {k: v for k, v in sizes.items() if v is not None}
-    from .errors import EbmError
-    if any(v < (0 if k == "warmup" else 1) for k, v in sizes.items()):
-        raise EbmError("usage", "the demo's steps, draws, thin and chains must be positive, warmup non-negative")
-    if target == "ring":
-        return ring_demo(Path(out or "runs/demo"), progress, **{**RING, **sizes})
-    if target == "rbm":
-        return rbm_demo(Path(out or "runs/demo-rbm"), progress, **{**RBM, **sizes})
-    raise EbmError("usage", f"unknown demo '{target}'", hint="choose ring or rbm")
+    if target not in ("ring", "rbm"):
+        raise EbmError("usage", f"unknown demo '{target}'", hint="choose ring or rbm")
+    out = Path(out) if out is not None else default_out(target)
+    demo = ring_demo if target == "ring" else rbm_demo
+    return demo(out, progress, before_write or (lambda: None), **{**(RING if target == "ring" else RBM), **sizes})
+
+
+def _fitted(res) -> None:
+    """Stop the demo when its fit did not end well: Ctrl-C, or params that cannot be used."""
+    if res.interrupted:
+        raise KeyboardInterrupt()
+    if not res.ok:
+        from .errors import EbmError
+        raise EbmError("fit", f"the demo's fit failed: {res.failure or res.stopped}")
 
 
 def _step(text):
     print(f"\n== {text}", flush=True)
 
 
-def ring_demo(out: Path, progress: bool, steps, lr, chains, draws, warmup, thin) -> int:
+def ring_demo(out: Path, progress: bool, before_write, steps, lr, chains, draws, warmup, thin) -> int:
     """Fit, sample, diagnose and evaluate the ring model; write everything under ``out``."""
     import ebmppl
     from . import diagnostics
@@ -83,7 +100,9 @@ def ring_demo(out: Path, progress: bool, steps, lr, chains, draws, warmup, thin)
           f"matching ({steps} steps)")
     t0 = time.perf_counter()
     res = ebmppl.fit(model, data, method="ssm", steps=steps, lr=lr, key=0, progress=progress)
+    _fitted(res)
     params = {k: np.asarray(v) for k, v in res.params.items()}
+    before_write()
     save_params(out / "params.npz", model, params,
                 {"method": res.method, "options": res.options, "data": str(data_file),
                  "final": {"loss": float(res.history["loss"][-1]), "steps": int(len(res.history["loss"]))}})
@@ -132,7 +151,8 @@ def ring_demo(out: Path, progress: bool, steps, lr, chains, draws, warmup, thin)
     return 0
 
 
-def rbm_demo(out: Path, progress: bool, steps, lr, batch_size, average, chains, draws, warmup, thin) -> int:
+def rbm_demo(out: Path, progress: bool, before_write, steps, lr, batch_size, average, chains, draws, warmup,
+             thin) -> int:
     """Fit the RBM to binarized digits by PCD; write sampled digits beside real ones under ``out``."""
     import ebmppl
     from . import diagnostics, plots
@@ -151,7 +171,9 @@ def rbm_demo(out: Path, progress: bool, steps, lr, batch_size, average, chains, 
     t0 = time.perf_counter()
     res = ebmppl.fit(model, data, method="pcd", steps=steps, lr=lr, batch_size=batch_size, average=average,
                      key=0, progress=progress)
+    _fitted(res)
     params = {k: np.asarray(v) for k, v in res.params.items()}
+    before_write()
     save_params(out / "params.npz", model, params,
                 {"method": res.method, "options": res.options, "data": str(data_file)})
     print(f"   ({time.perf_counter() - t0:.1f} s)")

@@ -24,6 +24,7 @@ import numpy as np
 from . import plots
 from .errors import EbmDataError, EbmError
 from .io import atomic_write
+from .model.admit import require
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -179,6 +180,8 @@ def diagnose(idata, var_names=None, rhat_max: float = 1.01, ess_min: float = 400
         >>> d = ebmppl.diagnose(ebmppl.sample(model, sampler="mala"))
         >>> d.ok, d.kinds
     """
+    rhat_max, ess_min, min_chains, target_accept, max_tree_depth = _thresholds(
+        rhat_max, ess_min, min_chains, target_accept, max_tree_depth)
     post = getattr(idata, "posterior", None)
     if post is None or not post.data_vars:
         raise EbmError("diagnose", "the samples have no posterior group (no draws to diagnose)",
@@ -186,6 +189,7 @@ def diagnose(idata, var_names=None, rhat_max: float = 1.01, ess_min: float = 400
     chains, draws = int(post.sizes.get("chain", 1)), int(post.sizes.get("draw", 0))
     if draws < 4:
         raise EbmError("diagnose", f"{draws} draw(s) per chain are too few to diagnose", hint="draw at least 4")
+    check_draws(idata, "the samples")
     attrs = dict(post.attrs)
     sampler = attrs.get("sampler")
     with warnings.catch_warnings():  # ArviZ warns about 1-chain R-hat and constant draws; we report those
@@ -212,6 +216,14 @@ def diagnose(idata, var_names=None, rhat_max: float = 1.01, ess_min: float = 400
                       f"{min_chains} independent chains to catch chains that disagree",
             f"sample with chains={min_chains} (`--chains {min_chains}`)"))
     return Diagnosis(table, tuple(found), sampler, chains, draws)
+
+
+def _thresholds(rhat_max, ess_min, min_chains, target_accept, max_tree_depth) -> tuple:
+    """diagnose's thresholds, each admitted by the domain table (a NaN threshold would silence its check)."""
+    return (require(rhat_max, "positive", what="rhat_max="), require(ess_min, "positive", what="ess_min="),
+            require(min_chains, "size", what="min_chains="),
+            None if target_accept is None else require(target_accept, "unit", what="target_accept="),
+            None if max_tree_depth is None else require(max_tree_depth, "size", what="max_tree_depth="))
 
 
 def _float(x) -> Optional[float]:
@@ -339,6 +351,8 @@ def _tree_depth(stats, sampler, depth, chains, draws) -> list:
 def read_samples(path):
     """Read an ArviZ netCDF file written by ``ebmppl sample``; a missing or unreadable file is an EbmDataError."""
     p = Path(path)
+    if p.is_dir():
+        raise EbmDataError(f"'{path}' is a folder, not a file", hint="pass the samples.nc in it")
     if not p.is_file():
         raise EbmDataError(f"samples file '{path}' not found",
                            hint="pass the samples.nc written by `ebmppl sample --out DIR`")
@@ -350,7 +364,34 @@ def read_samples(path):
     if getattr(idata, "posterior", None) is None or not idata.posterior.data_vars:
         raise EbmDataError(f"{path}: the file has no posterior group (no draws)",
                            hint="pass the samples.nc written by `ebmppl sample --out DIR`")
+    check_draws(idata, str(path), "data")
     return idata
+
+
+def check_draws(idata, source: str, kind: str = "diagnose") -> None:
+    """Every posterior variable holds MCMC draws: dims (chain, draw, ...), numbers, at least one draw, none of
+    them NaN or infinite (a ``let``, listed in the ``lets`` attribute, may be non-finite at some draws, never at
+    all); otherwise an ``error[kind]`` naming ``source`` and the variable."""
+    post = idata.posterior
+    lets = set(str(post.attrs.get("lets", "")).split(","))
+    hint = "diagnose the samples.nc written by `ebmppl sample` (this one is damaged or comes from elsewhere)"
+    for name, da in post.data_vars.items():
+        if tuple(da.dims[:2]) != ("chain", "draw"):
+            raise EbmError(kind, f"{source}: '{name}' has dims ({', '.join(map(str, da.dims))}), not (chain, draw, "
+                                 f"...): these are not MCMC draws", hint=hint)
+        a = np.asarray(da.values)
+        if a.dtype.kind not in "biuf":
+            raise EbmError(kind, f"{source}: '{name}' holds {a.dtype} values, not numbers", hint=hint)
+        if a.size == 0:
+            raise EbmError(kind, f"{source}: '{name}' has no draws (shape {list(a.shape)})", hint=hint)
+        finite = np.isfinite(a)
+        if not finite.any():
+            raise EbmError(kind, f"{source}: '{name}' has no finite draw (every value is {a.flat[0]})", hint=hint)
+        if not finite.all() and name not in lets:
+            at = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise EbmError(kind, f"{source}: '{name}' is not finite at chain {at[0]}, draw {at[1]} ({a[at]}; "
+                                 f"{int((~finite).sum())} values in all): ebmppl never writes such draws of a "
+                                 f"variable", hint=hint)
 
 
 SOURCE_ATTRS = ("model_file", "params_file", "consts_file")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,101 @@ def test_demo_rbm(tmp_path, capsys):
 def test_demo_rejects_bad_sizes(capsys):
     assert main(["demo", "--draws", "0", "--no-progress"]) == 2
     assert "error[usage]" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- options, folders, exit codes
+def test_every_numeric_option_has_a_row_in_the_options_table():
+    """Every int or float option of every command is admitted by the one table (option -> domain), so a new
+    option cannot skip the range check."""
+    import argparse
+    from ebmppl.cli.options import OPTIONS
+    from ebmppl.cli.parser import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [(name, a.dest) for name, p in sub.choices.items() for a in p._actions
+               if a.type in (int, float) and a.dest not in OPTIONS]
+    assert not missing, missing
+
+
+def test_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for code, words in [("0", "done"), ("1", "non-finite loss"), ("2", "error"), ("130", "interrupted")]:
+        assert any(line.strip().startswith(code + " ") and words in line for line in out.splitlines()), (code, out)
+
+
+def test_argparse_errors_print_like_every_other_error(capsys):
+    assert main(["sample", "m.ebm", "--chains", "many"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error[usage]: argument --chains: invalid int value: 'many'") and "= help:" in err
+
+
+def test_resume_command_adds_resume_and_drops_overwrite():
+    from ebmppl.cli.fit import resume_command
+    assert resume_command(["fit", "m b.ebm", "--data", "d.csv", "--overwrite"]) == \
+        "ebmppl fit 'm b.ebm' --data d.csv --resume"
+    assert resume_command(["fit", "m.ebm", "--resume"]).count("--resume") == 1
+
+
+def test_a_second_concurrent_run_into_one_folder_is_refused(tmp_path, capsys):
+    """A real second process: the first run holds the folder's lock, the second stops with error[output] naming
+    its pid and writes nothing; the first, interrupted, ends normally and leaves no lock."""
+    import os
+    import signal
+    import time
+    out = tmp_path / "o"
+    args = ["fit", str(EXAMPLES / "ring.ebm"), "--data", str(EXAMPLES / "data" / "ring.csv"), "--steps", "10000000",
+            "--out", str(out), "--no-progress", "--no-report"]
+    p = subprocess.Popen([sys.executable, "-m", "ebmppl", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / ".ebmppl.lock").exists() and p.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # the pid is written right after the lock is created
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"error[output]: another ebmppl run (pid {p.pid}) is writing to '{out}'" in err, err
+        assert (out / ".ebmppl.lock").read_text().strip() == str(p.pid)
+    finally:
+        os.kill(p.pid, signal.SIGINT)
+        _, perr = p.communicate(timeout=60)
+    assert p.returncode == 130, perr[-2000:]
+    assert not (out / ".ebmppl.lock").exists()
+
+
+def test_a_failed_run_removes_the_folders_it_created_and_its_lock(tmp_path, capsys):
+    bad = tmp_path / "bad.ebm"
+    bad.write_text("var x : real\nfactor f = y^2\n")
+    assert main(["sample", str(bad), "--out", str(tmp_path / "a" / "b" / "c"), "--no-progress"]) == 2
+    assert "error[semantic]" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.ebm"]
+
+
+def test_a_summary_that_fails_after_sampling_is_a_warning_and_the_draws_are_kept(tmp_path, capsys, monkeypatch):
+    from ebmppl import diagnostics
+    monkeypatch.setattr(diagnostics, "short_summary", lambda idata: 1 / 0)
+    model = tmp_path / "m.ebm"
+    model.write_text("var x : real\nfactor f = x^2\n")
+    out = tmp_path / "o"
+    assert main(["sample", str(model), "--draws", "20", "--warmup", "20", "--chains", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: error[diagnose]: no summary of the draws: ZeroDivisionError" in err and "Traceback" not in err
+    assert diagnostics.read_samples(out / "samples.nc").posterior["x"].shape == (1, 20)
+
+
+def test_samples_that_cannot_be_written_are_an_output_error_and_no_file(tmp_path, capsys, monkeypatch):
+    import arviz
+    def broken(self, path, *a, **k):
+        Path(path).write_bytes(b"half a file")
+        raise ValueError("cannot encode")
+    monkeypatch.setattr(arviz.InferenceData, "to_netcdf", broken)
+    model = tmp_path / "m.ebm"
+    model.write_text("var x : real\nfactor f = x^2\n")
+    out = tmp_path / "o"
+    assert main(["sample", str(model), "--draws", "20", "--warmup", "20", "--chains", "1", "--out", str(out),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "error[output]: cannot write" in err and "ValueError: cannot encode" in err
+    assert not out.exists()

@@ -222,7 +222,7 @@ def test_cli_reports_a_bad_run(runs, capsys, tmp_path):
     md = (out / "report.md").read_text()
     assert "**rhat**" in md and "*try*" in md and "![trace](trace.png)" in md
     assert not (out / "density.png").exists() and not (out / "energy.png").exists()  # 1-D, MALA
-    assert main(["diagnose", str(runs / "bad" / "samples.nc"), "--out", str(out), "--strict"]) == 1
+    assert main(["diagnose", str(runs / "bad" / "samples.nc"), "--out", str(tmp_path / "strict"), "--strict"]) == 1
 
 
 def test_cli_good_run_has_no_warnings_and_all_figures(runs, capsys):
@@ -297,3 +297,55 @@ def test_doc_python_blocks_run(tmp_path):
     text = (ROOT / "docs" / "diagnostics.md").read_text(encoding="utf-8")
     assert python_blocks(text)
     run_blocks("docs/diagnostics.md", text, tmp_path)
+
+
+# ------------------------------------------------------------ hostile draws
+def test_draws_that_are_not_finite_are_refused():
+    rng = np.random.default_rng(0)
+    nan_only = {"mu": rng.normal(size=(C, N)), "bad": np.full((C, N), np.nan)}
+    with pytest.raises(EbmError, match="'bad' has no finite draw") as info:
+        ebmppl.diagnose(_idata(nan_only))
+    assert info.value.kind == "diagnose"
+    some = rng.normal(size=(C, N))
+    some[2, 17] = np.inf
+    with pytest.raises(EbmError, match=r"'mu' is not finite at chain 2, draw 17 \(inf"):
+        ebmppl.diagnose(_idata({"mu": some}))
+
+
+def test_a_let_may_be_undefined_at_some_draws():
+    rng = np.random.default_rng(0)
+    q = rng.normal(size=(C, N))
+    q[0, 0] = np.nan  # let q = log(x) at a draw where x < 0
+    idata = D.to_inference_data({"x": rng.normal(size=(C, N)), "q": q}, {}, {}, {},
+                                {"sampler": "nuts", "lets": "q"})
+    assert "x" in ebmppl.diagnose(idata).table.index
+
+
+def test_sample_records_its_lets():
+    m = ebmppl.parse("var x : real\nlet q = 2 * x\nx ~ normal(0, 1)\n")
+    idata = ebmppl.sample(m, sampler="mala", chains=1, draws=5, warmup=5, progress=False, verbose=False)
+    assert idata.posterior.attrs["lets"] == "q"
+
+
+def test_read_samples_refuses_files_that_hold_no_draws(tmp_path):
+    import xarray as xr
+    (tmp_path / "d").mkdir()
+    with pytest.raises(EbmError, match="is a folder, not a file"):
+        D.read_samples(tmp_path / "d")
+    xr.Dataset({"x": ("sample", np.arange(10.0))}).to_netcdf(tmp_path / "flat.nc", group="posterior",
+                                                              engine="h5netcdf")
+    with pytest.raises(EbmError, match=r"'x' has dims \(sample\), not \(chain, draw") as info:
+        D.read_samples(tmp_path / "flat.nc")
+    assert info.value.kind == "data"
+    xr.Dataset({"x": (("chain", "draw"), np.array([["a"] * 5] * 2, dtype=object))}).to_netcdf(
+        tmp_path / "text.nc", group="posterior", engine="h5netcdf")
+    with pytest.raises(EbmError, match="not numbers"):
+        D.read_samples(tmp_path / "text.nc")
+
+
+@pytest.mark.parametrize("kw", [dict(rhat_max=float("nan")), dict(ess_min=-1), dict(min_chains=0),
+                                dict(target_accept=1.5), dict(max_tree_depth=0)])
+def test_thresholds_are_checked(kw):
+    with pytest.raises(EbmError, match=f"{next(iter(kw))}=") as info:
+        ebmppl.diagnose(_idata(), **kw)
+    assert info.value.kind == "usage"

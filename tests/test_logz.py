@@ -131,3 +131,137 @@ def test_cli_score_writes_one_score_per_row(tmp_path, capsys):
     assert main(["score", "examples/ring.ebm", "--data", str(tmp_path / "missing.csv"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "not found" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+# ------------------------------------------------------------ improper models
+IMPROPER = [
+    ("var x : real\nfactor f = -x^2\n", "quadrature", "grows toward the lower end of 'x'"),
+    ("var x : real\nfactor f = 0 * x\n", "quadrature", "stays flat"),
+    ("var x : real\nfactor f = x\n", "quadrature", "lower end of 'x'"),
+    ("var x : real\nfactor f = 0.5 * log(1 + x^2)\n", "quadrature", "decays too slowly"),
+    ("var x : real\nfactor f = log(x)\n", "quadrature", "energy is nan"),
+    ("var x : real[2]\nfactor f = x[0]^2\n", "quadrature", "'x[1]'"),
+    ("var s : positive\nfactor f = 0 * s\n", "quadrature", "upper end of 's'"),
+    ("var s : spin[2]\nfactor f = sum(log(s))\n", "exact", "energy is nan"),
+    ("var s : binary\nfactor f = log(s)\n", "exact", "infinite density"),
+    ("var s : binary\nfactor f = -log(s - s)\n", "exact", "zero at every state"),
+    ("var x : real[3]\nfactor f = 0 * sum(x)\n", "ais", "stays flat"),
+    ("var x : real[3]\nfactor f = sum(x)\n", "ais", "lower end of 'x[0]'"),
+    ("var x : real[3]\nfactor f = x[0]^2 + x[1]^2\n", "ais", "'x[2]'"),
+    ("var x : real[3]\nfactor f = sum(log(x))\n", "ais", "energy is nan"),
+    ("var s : binary\nvar x : real\nfactor f = -x^2 + s\n", "ais", "'x'"),
+]
+
+
+@pytest.mark.parametrize("text, method, phrase", IMPROPER, ids=[f"{m}-{i}" for i, (_, m, _) in enumerate(IMPROPER)])
+def test_an_improper_model_is_an_error_not_a_number(text, method, phrase):
+    opts = dict(runs=32, temperatures=60) if method == "ais" else {}
+    with pytest.raises(ebm.EbmError) as info:
+        ebm.logz(ebm.parse(text, "m.ebm"), method=method, **opts)
+    assert info.value.kind == "logz" and "looks improper" in info.value.message, info.value.render()
+    assert phrase in info.value.message, info.value.render()
+
+
+def test_auto_refuses_an_improper_model_whatever_method_it_picks():
+    for text in ("var x : real\nfactor f = -x^2\n", "var s : binary\nfactor f = log(s)\n",
+                 "var x : real[3]\nfactor f = -sum(x^2)\n"):
+        with pytest.raises(ebm.EbmError, match="looks improper"):
+            ebm.logz(ebm.parse(text), runs=32, temperatures=60)
+
+
+@pytest.mark.parametrize("text, want", [
+    ("var x : real\nx ~ normal(0, 5)\n", 0.0),  # the grid is widened until the density vanishes at its edges
+    ("var x : real\nx ~ normal(20, 1)\n", 0.0),
+    ("var p : unit\nfactor f = 0 * p\n", 0.0),
+    ("var x : real[2]\nx ~ normal(0, 4)\n", 0.0),
+])
+def test_quadrature_widens_its_grid_for_wide_proper_models(text, want):
+    r = logz_quadrature(ebm.parse(text))
+    assert abs(r.value - want) < 1e-3 and r.stderr < 1e-3, r
+
+
+def test_proper_models_keep_their_grid_and_value(x64):
+    r = logz_quadrature(ebm.parse(GAUSS))
+    assert "801^2 points over [-8.0, 8.0]^2" in r.detail  # the edges vanish at once: nothing widened
+
+
+def test_exact_allows_states_of_zero_probability():
+    r = ebm.logz(ebm.parse("var s : binary[2]\nfactor f = -log(s[0])\n"))  # s[0] = 0 has energy +inf
+    assert r.method == "exact" and abs(r.value - np.log(2)) < 1e-6
+
+
+def test_ais_halves_that_disagree_are_an_error():
+    from ebmppl.partition.ais import _check_halves
+    _check_halves(np.random.default_rng(0).normal(0, 1e-3, 64))  # settled: quiet
+    with pytest.raises(ebm.EbmError, match="does not settle"):
+        _check_halves(np.r_[np.zeros(32), np.full(32, 10.0)])
+
+
+def test_ais_with_one_temperature_is_importance_sampling():
+    r = logz_ais(ebm.parse("var x : real[2]\nx ~ normal(0, 1)\n"), runs=16, temperatures=1)
+    assert abs(r.value) < 1e-4
+
+
+@pytest.mark.parametrize("fn, kw, phrase", [
+    ("ais", dict(runs=0), "runs="), ("ais", dict(runs=1), "at least 2"), ("ais", dict(runs=2.5), "runs="),
+    ("ais", dict(temperatures=0), "temperatures="), ("ais", dict(steps=-1), "steps="),
+    ("ais", dict(step_size=float("nan")), "step_size="), ("ais", dict(key=-1), "key="),
+    ("quadrature", dict(points=2), "at least 3"), ("quadrature", dict(points=0), "points="),
+    ("quadrature", dict(radius=-1.0), "radius="), ("quadrature", dict(radius=float("inf")), "radius="),
+])
+def test_estimator_options_are_checked(fn, kw, phrase):
+    m = ebm.parse("var x : real\nx ~ normal(0, 1)\n")
+    with pytest.raises(ebm.EbmError, match=phrase) as info:
+        (logz_ais if fn == "ais" else logz_quadrature)(m, **kw)
+    assert info.value.kind == "usage"
+
+
+@pytest.mark.parametrize("params, phrase", [({"r": np.nan}, "not finite"), ({"r": -1.0}, "outside the domain"),
+                                            ({}, "no value")])
+def test_logz_params_are_checked(params, phrase):
+    m = load_example("ring")
+    for method in ("quadrature", "ais"):
+        with pytest.raises(ebm.EbmError, match=phrase):
+            ebm.logz(m, {**m.init_params(0), **params} if params else params, method=method)
+
+
+def test_log_likelihood_refuses_undefined_rows_and_log_z():
+    m = ebm.parse("var s : binary[2]\nparam b : real = 0.5\nfactor f = b * sum(s)\n")
+    p = m.init_params(0)
+    rows = {"s": np.array([[0.0, 1.0], [1.0, 1.0]])}
+    z = ebm.logz(m, p)
+    np.testing.assert_allclose(ebm.log_likelihood(m, p, rows, logz=z), ebm.log_likelihood(m, p, rows))
+    np.testing.assert_allclose(ebm.log_likelihood(m, p, {"s": np.array([[0.0, 0.5]])}),  # a DBN's mean field
+                               -0.5 * 0.5 - z.value, rtol=1e-5)
+    with pytest.raises(ebm.EbmError, match="log Z is nan"):
+        ebm.log_likelihood(m, p, rows, logz=float("nan"))
+    x = ebm.parse("var x : real\nfactor f = log(x)\n")
+    with pytest.raises(ebm.EbmError, match="row 1 .* is nan") as info:
+        ebm.log_likelihood(x, {}, {"x": np.array([1.0, -1.0])}, logz=0.0)
+    assert info.value.kind == "data"
+
+
+def test_a_mixture_of_an_improper_component_is_refused():
+    a = ebm.parse("var x : real\nfactor a = x^2 / 2\n")
+    b = ebm.parse("var x : real\nfactor b = -x^2\n")
+    with pytest.raises(ebm.EbmError, match="looks improper"):
+        ebm.mixture([0.5, 0.5], [a, b], logz="estimate")
+
+
+def test_scores_with_undefined_rows_are_an_error():
+    from ebmppl.applications import anomaly_score
+    m = ebm.parse("var x : real\nfactor f = log(x)\n")
+    with pytest.raises(ebm.EbmError, match=r"row 2 \(counting from 0\) is nan") as info:
+        anomaly_score(m, {}, {"x": np.array([1.0, 2.0, -1.0])})
+    assert info.value.kind == "data"
+    assert np.all(np.isinf(anomaly_score(ebm.parse("var x : real\nfactor f = -log(x^2)\n"), {},
+                                         {"x": np.array([0.0])})))  # +inf: impossible, not undefined
+
+
+def test_an_option_no_method_takes_is_an_error_not_a_type_error():
+    m = ebm.parse("var x : real\nx ~ normal(0, 1)\n")
+    with pytest.raises(ebm.EbmError, match="method='exact' takes no option 'runs'"):
+        ebm.logz(m, method="exact", runs=3)
+    with pytest.raises(ebm.EbmError, match="takes no option 'colour'"):
+        ebm.logz(m, colour=3)
+    assert "401^1 points" in ebm.logz(m, points=401, runs=4).detail  # auto: each option to the method taking it

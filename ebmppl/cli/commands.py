@@ -1,22 +1,43 @@
-"""What each command does: ``cmd_NAME(args) -> exit code``, ``args`` parsed by :mod:`ebmppl.cli.parser`."""
+"""What each command does: ``cmd_NAME(args, ctx) -> exit code``, ``args`` parsed by :mod:`ebmppl.cli.parser` and
+admitted by :mod:`ebmppl.cli.options`, ``ctx`` the run's :class:`Context` (its interrupts, its command line).
+
+A command that writes opens its output folder first (:func:`ebmppl.cli.outdir.output_folder`), reads its
+inputs, refuses a folder holding an earlier run's results, computes, and only then writes (``fit`` lives in
+:mod:`ebmppl.cli.fit`).
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
-from .. import diagnostics, plots
+from .. import diagnostics
 from ..errors import EbmError
-from ..io import atomic_write, load_params, read_data, save_params
+from ..io import atomic_write, load_params, read_data
 from ..model.source import load
+from .fit import EXIT_NUMERIC, EXIT_OK, cmd_fit
+from .outdir import output_folder
+from .signals import EXIT_INTERRUPTED, Interrupts
 
-EXIT_OK, EXIT_NUMERIC, EXIT_USAGE_OR_MODEL = 0, 1, 2  # 1: fit stopped on a non-finite loss
+EXIT_USAGE_OR_MODEL = 2  # an EbmError: a usage, model, data or output error
 EXIT_WARNINGS = 1  # diagnose --strict: a warning fired
+__all__ = ["COMMANDS", "COMPILES", "Context", "EXIT_OK", "EXIT_NUMERIC", "EXIT_USAGE_OR_MODEL", "EXIT_WARNINGS",
+           "EXIT_INTERRUPTED"]
 
 
-def cmd_check(args) -> int:
+@dataclass(frozen=True)
+class Context:
+    """What a command knows beyond its options: the signals seen so far and its command line (for the
+    ``--resume`` command an interrupted fit prints)."""
+
+    interrupts: Interrupts
+    argv: tuple = ()
+
+
+def cmd_check(args, ctx) -> int:
     from ..model.lower import lower
     from ..model.summary import summary
     model = load(args.file, data=args.data)
@@ -26,69 +47,6 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
-def _parse_option(text: str):
-    if "=" not in text:
-        raise EbmError("usage", f"--option '{text}' is not KEY=VALUE")
-    k, v = text.split("=", 1)
-    try:
-        return k.strip(), json.loads(v)
-    except json.JSONDecodeError:
-        return k.strip(), v
-
-
-def cmd_fit(args) -> int:
-    from ..training import fit
-    model = load(args.file, data=args.consts)
-    out = Path(args.out)
-    options = dict(_parse_option(o) for o in args.option)
-    res = fit(model, args.data, method=args.method, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-              optimizer=args.optimizer, key=args.seed, val_frac=args.val_frac, patience=args.patience,
-              checkpoint_dir=out / "checkpoints" if (args.checkpoint_every or args.resume) else None,
-              checkpoint_every=args.checkpoint_every or (100 if args.resume else None), resume=args.resume,
-              progress=not args.no_progress, clip_norm=args.clip_norm, average=args.average, **options)
-    final = _write_fit(out, model, res, args.data)
-    loss = f"{final['loss']:.6g}" if final["loss"] is not None else "none"
-    print(f"method {res.method}: {final['steps']} steps, final loss {loss}"
-          + (f", log Z {res.logz:.4f}" if res.logz is not None else "") + f" ({res.stopped})")
-    print(f"wrote {out / 'params.npz'}, {out / 'params.json'}, {out / 'history.csv'}, {out / 'loss.png'}")
-    if not args.no_report:
-        _fit_report(model, res, args.data, out, args.seed)
-    if res.stopped.startswith("stopped at step"):  # a non-finite loss: the params written are the last good ones
-        return EXIT_NUMERIC
-    return EXIT_OK
-
-
-def _write_fit(out: Path, model, res, data) -> dict:
-    """params.npz (+ .json), history.csv and loss.png under ``out``; the final numbers recorded."""
-    h = res.history
-    final = {"loss": float(h["loss"][-1]) if len(h["loss"]) else None, "steps": int(len(h["loss"])),
-             "stopped": res.stopped}
-    if len(h["val_loss"]):
-        final["val_loss"] = float(h["val_loss"][-1])
-    if res.logz is not None:
-        final["logz"] = res.logz
-    save_params(out / "params.npz", model, res.params,
-                {"method": res.method, "options": res.options, "final": final, "data": str(data)})
-    cols = ["step", "loss", "grad_norm", "time"] + sorted(k for k in h if k not in
-                                                           ("step", "loss", "grad_norm", "time", "val_step",
-                                                            "val_loss") and len(h[k]) == len(h["step"]))
-    rows = [",".join(cols)] + [",".join(f"{h[c][i]:.8g}" for c in cols) for i in range(len(h["step"]))]
-    atomic_write(out / "history.csv", lambda tmp: Path(tmp).write_text("\n".join(rows) + "\n"))
-    plots.loss_curve(out / "loss.png", h, res.method, model.name)
-    return final
-
-
-def _fit_report(model, res, data, out: Path, seed) -> None:
-    from ..report import fit_report
-    try:  # the fit is saved already: a report that cannot be made is a warning, not a failed fit
-        rep = fit_report(model, res, data, out, key=seed)
-    except EbmError as e:
-        print(f"warning: no training report:\n{e.render()}", file=sys.stderr)
-    else:
-        print(f"report: MMD {rep.mmd:.4g}, p-value {rep.p_value:.3f} ({rep.n_samples} model draws vs "
-              f"{rep.n_data} data rows); wrote {out / 'fit-report.md'}")
-
-
 def _params(args, model) -> dict:
     """The params file given with --params, else the model's initial params."""
     if args.params:
@@ -96,7 +54,7 @@ def _params(args, model) -> dict:
     return model.init_params(0) if model.params else {}
 
 
-def cmd_logz(args) -> int:
+def cmd_logz(args, ctx) -> int:
     from ..partition import logz
     model = load(args.file, data=args.data)
     params = _params(args, model)
@@ -106,62 +64,100 @@ def cmd_logz(args) -> int:
         opts = {} if all(s.domain.discrete for s in model.random) else opts
     r = logz(model, params, method=args.method, **opts)
     print(f"log Z = {r.value:.6f} +/- {r.stderr:.2g}  ({r.method}: {r.detail})")
-    if args.params:
-        side = Path(args.params).with_suffix(".json")
-        meta = json.loads(side.read_text()) if side.exists() else {}
-        nce = (meta.get("final") or {}).get("logz")
-        if nce is not None:
-            print(f"NCE's learned log Z = {nce:.6f}  (difference {nce - r.value:+.4f})")
+    nce = _learned_logz(args.params, model) if args.params else None
+    if nce is not None:
+        print(f"NCE's learned log Z = {nce:.6f}  (difference {nce - r.value:+.4f})")
     return EXIT_OK
 
 
-def cmd_score(args) -> int:
+def _learned_logz(params_file, model):
+    """NCE's learned log Z recorded in a params file's sidecar (``final.logz``), when it is a finite number."""
+    from ..io.params import read_sidecar
+    final = read_sidecar(params_file, model).get("final")
+    value = final.get("logz") if isinstance(final, dict) else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def cmd_score(args, ctx) -> int:
     from ..applications import anomaly_score
-    model = load(args.file, data=args.consts)
-    params = _params(args, model)
-    rows = read_data(args.data, model)
-    scores = anomaly_score(model, params, rows)
-    out = Path(args.out) / "scores.csv"
-    atomic_write(out, lambda tmp: Path(tmp).write_text("row,score\n" + "".join(
-        f"{i},{s:.8g}\n" for i, s in enumerate(scores))))
-    print(f"scored {len(scores)} rows (mean {scores.mean():.4g}, max {scores.max():.4g}); wrote {out}")
+    with output_folder(args.out, "score", overwrite=args.overwrite) as out:
+        model = load(args.file, data=args.consts)
+        params = _params(args, model)
+        rows = read_data(args.data, model)
+        out.check_free({"--data": args.data, "--params": args.params, "--consts": args.consts})
+        scores = anomaly_score(model, params, rows)
+        path = out / "scores.csv"
+        with ctx.interrupts.writing_results():
+            out.claim()
+            atomic_write(path, lambda tmp: Path(tmp).write_text("row,score\n" + "".join(
+                f"{i},{s:.8g}\n" for i, s in enumerate(scores))))
+    print(f"scored {len(scores)} rows (mean {scores.mean():.4g}, max {scores.max():.4g}); wrote {path}")
     return EXIT_OK
 
 
-def cmd_sample(args) -> int:
+def cmd_sample(args, ctx) -> int:
     from ..infer import sample
-    if args.chains < 1 or args.draws < 1 or args.warmup < 0 or args.thin < 1:
-        raise EbmError("usage", "--chains, --draws and --thin must be positive, --warmup non-negative")
-    model = load(args.file, data=args.data)
-    params = load_params(args.params, model) if args.params else None
-    if params is None and model.params:
-        print("note: no --params given: sampling at the model's initial params", file=sys.stderr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        idata = sample(model, params=params or (model.init_params(0) if model.params else None),
-                       sampler=args.sampler, chains=args.chains, draws=args.draws, warmup=args.warmup,
-                       thin=args.thin, key=args.seed, progress=not args.no_progress,
-                       chain_method=args.chain_method)
-    out = Path(args.out) / "samples.nc"
-    diagnostics.record_sources(idata, args.file, args.params, args.data)  # lets `ebmppl diagnose` find the model
-    diagnostics.to_netcdf(idata, out)
+    with output_folder(args.out, "sample", overwrite=args.overwrite) as out:
+        model = load(args.file, data=args.data)
+        params = load_params(args.params, model) if args.params else None
+        out.check_free({"--params": args.params, "--data": args.data, "the model": args.file})
+        if params is None and model.params:
+            print("note: no --params given: sampling at the model's initial params", file=sys.stderr)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            idata = sample(model, params=params or (model.init_params(0) if model.params else None),
+                           sampler=args.sampler, chains=args.chains, draws=args.draws, warmup=args.warmup,
+                           thin=args.thin, key=args.seed, progress=not args.no_progress,
+                           chain_method=args.chain_method)
+        path = out / "samples.nc"
+        diagnostics.record_sources(idata, args.file, args.params, args.data)  # lets `ebmppl diagnose` find the model
+        with ctx.interrupts.writing_results():
+            out.claim()
+            _write_samples(idata, path)
+    _sample_summary(args, idata, path)
+    return EXIT_OK
+
+
+def _write_samples(idata, path: Path) -> None:
+    """samples.nc, atomically; a failure is an ``error[output]`` (and no partial file)."""
+    try:
+        diagnostics.to_netcdf(idata, path)
+    except EbmError:
+        raise
+    except Exception as e:  # netCDF4/h5netcdf/xarray raise many types
+        raise EbmError("output", f"cannot write {path}: {type(e).__name__}: {e}",
+                       hint="check the folder's space and permissions, then sample again") from None
+
+
+def _sample_summary(args, idata, path: Path) -> None:
+    """What was drawn; the draws are written already, so a summary that cannot be made is a warning."""
     print(f"sampler: {idata.posterior.attrs.get('sampler')}, {args.chains} chains x {args.draws} draws "
           f"(warmup {args.warmup})")
-    n_div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
-    if n_div:
-        print(f"warning: {n_div} divergent transitions after warmup")
-    print(diagnostics.short_summary(idata))
-    print(f"wrote {out}")
-    return EXIT_OK
+    try:
+        n_div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+        text = diagnostics.short_summary(idata)
+    except Exception as e:  # ArviZ on unusual draws: the samples are saved, the summary is only a view of them
+        err = e if isinstance(e, EbmError) else EbmError("diagnose", f"no summary of the draws: "
+                                                                      f"{type(e).__name__}: {e}")
+        print(f"warning: {err.render()}", file=sys.stderr)
+    else:
+        if n_div:
+            print(f"warning: {n_div} divergent transitions after warmup")
+        print(text)
+    print(f"wrote {path}")
 
 
-def cmd_diagnose(args) -> int:
-    if args.max_vars < 1:
-        raise EbmError("usage", "--max-vars must be at least 1")
-    idata = diagnostics.read_samples(args.samples)
-    out = Path(args.out) if args.out else Path(args.samples).parent
-    model, params = _diagnose_model(args, idata)
-    diagnosis, paths = diagnostics.write_report(idata, out, model=model, params=params, max_elements=args.max_vars)
+def cmd_diagnose(args, ctx) -> int:
+    with output_folder(args.out or Path(args.samples).parent, "diagnose", overwrite=args.overwrite) as out:
+        idata = diagnostics.read_samples(args.samples)
+        model, params = _diagnose_model(args, idata)
+        out.check_free({"the samples": args.samples, "--model": args.model, "--params": args.params,
+                        "--data": args.data})
+        with ctx.interrupts.writing_results():
+            out.claim()
+            diagnosis, paths = diagnostics.write_report(idata, out.path, model=model, params=params,
+                                                        max_elements=args.max_vars)
     print(diagnosis.text())
     print(f"wrote {out / 'report.md'}, {out / 'summary.csv'} and {len(paths) - 2} figures "
           f"({', '.join(p.name for p in paths[:-2])})")
@@ -202,10 +198,14 @@ def _diagnose_model(args, idata):
     return model, params
 
 
-def cmd_demo(args) -> int:
-    from ..demo import run_demo
-    return run_demo(args.target, out=args.out, examples=args.examples, progress=not args.no_progress,
-                    steps=args.steps, draws=args.draws, warmup=args.warmup, thin=args.thin, chains=args.chains)
+def cmd_demo(args, ctx) -> int:
+    from ..demo import default_out, run_demo
+    sizes = dict(steps=args.steps, draws=args.draws, warmup=args.warmup, thin=args.thin, chains=args.chains)
+    if args.examples is not None:
+        return run_demo(args.target, examples=args.examples, progress=not args.no_progress, **sizes)
+    with output_folder(args.out or default_out(args.target), "demo", overwrite=args.overwrite) as out:
+        out.check_free()
+        return run_demo(args.target, out=out.path, progress=not args.no_progress, before_write=out.claim, **sizes)
 
 
 COMMANDS = {"check": cmd_check, "fit": cmd_fit, "sample": cmd_sample, "logz": cmd_logz, "score": cmd_score,

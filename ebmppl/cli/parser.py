@@ -1,8 +1,37 @@
-"""The command line's argument parser: one function a command, in the order ``ebmppl --help`` lists them."""
+"""The command line's argument parser: one function a command, in the order ``ebmppl --help`` lists them.
+
+argparse's own errors (an unknown option, a value of the wrong type, an invalid choice) are ``error[usage]``
+like every other: :class:`Parser` raises them as an :class:`~ebmppl.errors.EbmError`, and ``main`` prints
+it and returns 2. The numbers' ranges are checked after parsing, by :mod:`ebmppl.cli.options`.
+"""
 
 from __future__ import annotations
 
 import argparse
+
+from ..errors import EbmError
+
+EXIT_CODES = """exit codes:
+  0    done
+  1    fit stopped on a non-finite loss (the last finite params are written) or its params are not usable
+       (none are written); diagnose --strict found a warning
+  2    a usage, model, data or output error (error[KIND] on stderr): nothing is written
+  130  interrupted (Ctrl-C or SIGTERM): fit first writes the params reached, marked as interrupted"""
+
+
+SEED_HELP = "random seed, a whole number from 0 to 4294967295 (default 0)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors raised as ``error[usage]``."""
+
+    def error(self, message):
+        raise EbmError("usage", message, hint=f"run `{self.prog} --help` for the options")
+
+
+def _overwrite(p: argparse.ArgumentParser):
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in the output folder (default: refuse)")
 
 
 def _common(p: argparse.ArgumentParser):
@@ -39,16 +68,18 @@ def _add_sample(sub):
     s.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
     s.add_argument("--warmup", type=int, default=1000, help="warmup steps per chain (default 1000)")
     s.add_argument("--thin", type=int, default=1, help="keep every THIN-th draw (default 1)")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     s.add_argument("--chain-method", default="vectorized", choices=["vectorized", "parallel", "sequential"],
                    help="how chains run: vectorized on one device (default), parallel over devices, sequential")
     s.add_argument("--out", metavar="DIR", default="runs/sample", help="output folder (default runs/sample)")
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _overwrite(s)
     _common(s)
 
 
 def _add_fit(sub):
     from ..training.api import METHODS
+    from ..training.trainer import OPTIMIZERS
     f = sub.add_parser("fit", help="fit a model's params to data; write params, history and a loss curve",
                        description="Fit a model's params to data by score matching (sm, ssm, dsm), NCE, contrastive "
                                    "divergence (cd, pcd), flow-contrastive (fce) or variational (vi) training, or "
@@ -63,8 +94,8 @@ def _add_fit(sub):
     f.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
     f.add_argument("--batch-size", type=int, default=256, help="minibatch size (default 256)")
     f.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    f.add_argument("--optimizer", default="adam", help="optax optimizer name (default adam)")
-    f.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    f.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default adam)")
+    f.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     f.add_argument("--val-frac", type=float, default=0.0, help="fraction of rows held out for validation")
     f.add_argument("--patience", type=int, default=None, help="early stopping after this many checks "
                                                                  "without validation improvement")
@@ -72,13 +103,15 @@ def _add_fit(sub):
     f.add_argument("--average", type=float, default=None, metavar="DECAY",
                    help="return a moving average of the iterates (Polyak averaging), e.g. 0.99")
     f.add_argument("--checkpoint-every", type=int, default=None, help="checkpoint every N steps")
-    f.add_argument("--resume", action="store_true", help="continue from DIR/checkpoints")
+    f.add_argument("--resume", action="store_true",
+                   help="continue from DIR/checkpoints (this run's earlier files in DIR are replaced)")
     f.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="a method option, e.g. --option k=5 --option sigma=0.1 (repeatable)")
     f.add_argument("--out", metavar="DIR", default="runs/fit", help="output folder (default runs/fit)")
     f.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     f.add_argument("--no-report", action="store_true",
                    help="skip the training report (fit-report.md, fit-report-*.png)")
+    _overwrite(f)
     _common(f)
 
 
@@ -95,7 +128,7 @@ def _add_logz(sub):
                    help="estimation method (default auto)")
     z.add_argument("--runs", type=int, default=256, help="AIS runs (default 256)")
     z.add_argument("--temperatures", type=int, default=1000, help="AIS temperatures (default 1000)")
-    z.add_argument("--seed", type=int, default=0, help="AIS random seed (default 0)")
+    z.add_argument("--seed", type=int, default=0, help="AIS " + SEED_HELP)
     _common(z)
 
 
@@ -109,6 +142,7 @@ def _add_score(sub):
     sc.add_argument("--data", required=True, metavar="DATA.csv|npz", help="rows to score")
     sc.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
     sc.add_argument("--out", metavar="DIR", default="runs/score", help="output folder (default runs/score)")
+    _overwrite(sc)
     _common(sc)
 
 
@@ -132,6 +166,7 @@ def _add_diagnose(sub):
     g.add_argument("--max-vars", type=int, default=6, metavar="N",
                    help="scalar elements shown in the trace, rank, autocorrelation and pair plots (default 6; "
                         "with more elements, those with the lowest bulk ESS)")
+    _overwrite(g)
     _common(g)
 
 
@@ -151,6 +186,7 @@ def _add_demo(sub):
     d.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     for opt in ("--steps", "--draws", "--warmup", "--thin", "--chains"):  # smaller runs for the tests
         d.add_argument(opt, type=int, default=None, help=argparse.SUPPRESS)
+    _overwrite(d)
     _common(d)
 
 
@@ -160,10 +196,10 @@ SUBCOMMANDS = (_add_check, _add_sample, _add_fit, _add_logz, _add_score, _add_di
 def build_parser() -> argparse.ArgumentParser:
     """``ebmppl``'s parser: ``--version`` and one subcommand a command (``args.command``)."""
     from .. import __version__
-    ap = argparse.ArgumentParser(
-        prog="ebmppl",
+    ap = Parser(
+        prog="ebmppl", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="ebmppl: declare, fit, sample and evaluate energy-based models.",
-        epilog="Run `ebmppl COMMAND --help` for the options of a command.")
+        epilog="Run `ebmppl COMMAND --help` for the options of a command.\n\n" + EXIT_CODES)
     ap.add_argument("--version", action="version", version=f"ebmppl {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:

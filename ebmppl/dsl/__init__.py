@@ -1,1 +1,2 @@
-"""The .ebm language's syntax: parsing (Lark), the AST and its one traversal, syntax-error hints."""
+"""The .ebm language's syntax: reading model files, parsing (Lark), the AST and its one traversal,
+syntax-error hints."""

@@ -291,21 +291,18 @@ def free_names(node: Optional[Node], is_builtin: Callable[[str], bool] = lambda 
     A call of a name that is not built in (an ``mlp`` param called as a function) reads that name.
     """
     out: set[str] = set()
-
-    def visit(e: Node, bound: frozenset) -> None:
+    stack = [(node, frozenset(bound))] if node is not None else []
+    while stack:  # no recursion: a statement may be a few hundred operators deep
+        e, inner = stack.pop()
         if isinstance(e, Name):
-            if e.id not in bound:
+            if e.id not in inner:
                 out.add(e.id)
-            return
+            continue
         if isinstance(e, Call) and e.func != "range" and not is_builtin(e.func):
             out.add(e.func)
         if isinstance(e, Comprehension):
-            visit(e.iter, bound)
-            visit(e.body, bound | {e.var})
-            return
-        for c in children(e):
-            visit(c, bound)
-
-    if node is not None:
-        visit(node, frozenset(bound))
+            stack.append((e.iter, inner))
+            stack.append((e.body, inner | {e.var}))
+            continue
+        stack.extend((c, inner) for c in children(e))
     return out

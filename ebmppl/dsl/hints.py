@@ -10,12 +10,13 @@ start a statement) live here too, for the parser reads them as well.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Optional
 
 from lark import Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
-from ..errors import EbmSyntaxError, Source, Span, did_you_mean
+from ..errors import EbmSyntaxError, Source, Span, char_name, did_you_mean
 
 # Words that start a statement; a line starting with one never continues the line before.
 STATEMENT_WORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model"}
@@ -35,12 +36,27 @@ _STATEMENT_START = ("a statement (const, var, latent, param, let, factor, model,
 # Hints for a character the lexer cannot read (None: the message alone says enough).
 _CHARACTER_HINTS = {
     "'": "strings use double quotes, and only `include` takes one",
+    '"': "this string is not closed: end it with '\"' on the same line",
     ";": "statements end at the end of the line; remove the ';'",
     "{": "the language has no braces; use one statement per line",
     "}": "the language has no braces; use one statement per line",
     "!": "write `not x` for negation; `!=` compares",
     "&": "write `and` for a logical and",
+    "\0": "a NUL character: is this a binary file, or text saved as UTF-16? save the model as UTF-8 text",
+    "\r": "a carriage return without a line feed (old Mac line ends): save the file with LF or CRLF line ends",
+    "\x1b": "a terminal escape sequence starts here; delete it",
+    "\ufeff": "a byte-order mark inside the file (two files pasted together?); delete it",
+    "\u2028": "a Unicode line separator; use an ordinary line break",
+    "\u2029": "a Unicode paragraph separator; use an ordinary line break",
+    "\u2212": "write the ASCII minus '-'", "\u2013": "write the ASCII minus '-'", "\u2014": "write the ASCII minus '-'",
+    "\u00d7": "write '*' to multiply", "\u00f7": "write '/' to divide", "\u2264": "write '<='", "\u2265": "write '>='",
+    "\u2260": "write '!='", "\u201c": "use straight double quotes: include \"file.ebm\"",
+    "\u201d": "use straight double quotes: include \"file.ebm\"",
+    "\u2018": "strings use straight double quotes, and only `include` takes one",
+    "\u2019": "strings use straight double quotes, and only `include` takes one",
 }
+# Bidirectional controls: they make a line display differently from what it says ("Trojan Source").
+_BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _DANGLING = ("<=", ">=", "==", "!=", "+", "-", "*", "/", "%", "@", "^", "|", "=", ",", "<", ">",
              " and", " or", " not", " if", " else")
 
@@ -52,7 +68,7 @@ def token_span(src: Source, tok: Token) -> Span:
 
 def eof_span(src: Source) -> Span:
     """The position just past the last non-empty line."""
-    lines = src.text.splitlines() or [""]
+    lines = src.lines() or [""]
     n = len(lines)
     while n > 1 and not lines[n - 1].strip():
         n -= 1
@@ -74,7 +90,7 @@ def syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
     span = _error_span(src, err, tok, line, at_eof)
     if isinstance(err, UnexpectedCharacters):
         ch = src.text[err.pos_in_stream] if 0 <= err.pos_in_stream < len(src.text) else "?"
-        return EbmSyntaxError(f"unexpected character '{ch}'", span, _CHARACTER_HINTS.get(ch))
+        return EbmSyntaxError(f"unexpected character {describe_char(ch)}", span, _character_hint(ch))
 
     # The terminals the parser accepts here (the lexer's list also holds always-accepted newlines).
     ip = getattr(err, "interactive_parser", None)
@@ -91,6 +107,31 @@ def syntax_error(src: Source, err: UnexpectedInput) -> EbmSyntaxError:
     if exp and hint is None:
         hint = f"expected {exp}"
     return EbmSyntaxError(f"unexpected {what}", span, hint)
+
+
+def describe_char(ch: str) -> str:
+    """A character as a message names it: ``'$'``, ``'é' (U+00E9 LATIN SMALL LETTER E WITH ACUTE)``, or, for
+    one a terminal would not show as itself, only its name: ``U+200B ZERO WIDTH SPACE``."""
+    if " " < ch < "\x7f":
+        return f"'{ch}'"
+    if ch.isprintable():
+        return f"'{ch}' ({char_name(ch)})"
+    return char_name(ch)
+
+
+def _character_hint(ch: str) -> Optional[str]:
+    if ch in _CHARACTER_HINTS:
+        return _CHARACTER_HINTS[ch]
+    if ch in _BIDI:
+        return "a bidirectional-text control: it can make the line display differently from what it says; delete it"
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        return "a control character; delete it"
+    if not ch.isprintable():
+        return "an invisible character (pasted from a web page or a word processor?); delete it"
+    if cat.startswith("L") or cat == "Nd":
+        return "names use ASCII letters, digits and '_'"
+    return None
 
 
 def _error_span(src: Source, err: UnexpectedInput, tok, line, at_eof: bool) -> Span:
@@ -187,6 +228,8 @@ def _hint_for(src: Source, tok, expected, at_eof) -> Optional[str]:
         return "strings only appear in `include \"file.ebm\"`"
     if re.search(r"\bif$", before) and "NAME" not in exp:
         return "a conditional reads `a if condition else b`"
+    if tok.type == "RSQB" and before.endswith("[") and not re.search(r"(^|[\s(\[,=:~])\[$", before):
+        return "an index needs a subscript: `x[0]`, `x[1:3]` or `x[..., 0]`"
     if tok.type in CLOSE:
         if "RPAR" in exp or "RSQB" in exp:
             return f"this '{text}' does not match the open bracket; expected {_expected_words(exp & CLOSE)}"

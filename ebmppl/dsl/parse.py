@@ -1,10 +1,11 @@
 """Source text -> AST, with Lark.
 
 The grammar lives in ``ebmppl/grammar/ebm.lark``. One :class:`_Builder`
-(a Lark ``Transformer``) turns the parse tree into :mod:`ebmppl.dsl.ast`
-nodes, each carrying its source span; ``include`` statements are expanded here. Lark's
-exceptions become :class:`~ebmppl.errors.EbmSyntaxError` with a position and a hint
-(:mod:`ebmppl.dsl.hints`).
+(a non-recursive Lark ``Transformer``) turns the parse tree into :mod:`ebmppl.dsl.ast`
+nodes, each carrying its source span; ``include`` statements are expanded here (files are read by
+:mod:`ebmppl.dsl.files`, number literals admitted by :mod:`ebmppl.dsl.literals`, nesting limited by
+:mod:`ebmppl.dsl.nesting`). Lark's exceptions become :class:`~ebmppl.errors.EbmSyntaxError` with a
+position and a hint (:mod:`ebmppl.dsl.hints`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,21 @@ import functools
 from importlib import resources
 from pathlib import Path
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from ..errors import EbmError, EbmSyntaxError, Source, Span
+from ..errors import EbmError, EbmSemanticError, EbmSyntaxError, Source, Span, escaped
 from . import ast as A
-from .hints import CLOSE, KEYWORDS, STATEMENT_WORDS, eof_span, syntax_error, token_span
+from . import literals
+from .files import IncludeBudget, include_target, read_source
+from .hints import KEYWORDS, STATEMENT_WORDS, syntax_error, token_span
+from .nesting import MAX_DEPTH, TooDeep, bracket_depth, check_depth, ensure_stack, too_deep_brackets
+
+__all__ = ["parse", "parse_file", "MAX_DEPTH"]
 
 # Tokens after which a newline does not end the statement.
 _CONTINUE_AFTER = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "AT", "CARET", "BAR", "TILDE",
                    "COLON", "COMP_OP", "EQUAL", "COMMA", "AND", "OR", "NOT", "IF", "ELSE"}
-_OPEN = {"LPAR", "LSQB"}
 
 
 class _Continuation:
@@ -31,7 +36,8 @@ class _Continuation:
 
     A dropped newline is put back when the next line starts with a statement
     keyword, so an unclosed bracket or a dangling operator is reported at the
-    end of its own line rather than inside the next statement.
+    end of its own line rather than inside the next statement. Brackets nested
+    more than MAX_DEPTH deep stop the parse at the one too many.
     """
 
     always_accept = ("_NL",)
@@ -48,10 +54,7 @@ class _Continuation:
             elif held is not None and str(tok) in STATEMENT_WORDS:
                 yield held  # the statement before is unfinished: the parser reports it there
             held = None
-            if tok.type in _OPEN:
-                depth += 1
-            elif tok.type in CLOSE:
-                depth = max(0, depth - 1)
+            depth = bracket_depth(depth, tok)
             prev = tok
             yield tok
 
@@ -63,8 +66,10 @@ def _parser() -> Lark:
                 propagate_positions=True, maybe_placeholders=True, start="start")
 
 
-class _Builder(Transformer):
-    """Parse tree -> AST. One method per grammar alias; no meaning added here."""
+class _Builder(Transformer_NonRecursive):
+    """Parse tree -> AST. One method per grammar alias; no meaning added here (but literals are admitted
+    and index forms that can never mean anything are refused). Non-recursive: a statement may be a few
+    hundred operators deep."""
 
     def __init__(self, src: Source):
         super().__init__()
@@ -195,9 +200,10 @@ class _Builder(Transformer):
     # ---- expressions
     @v_args(meta=True, inline=True)
     def number(self, meta, tok):
-        text = str(tok)
-        is_int = text.isdigit()
-        return A.Num(self._tspan(tok), int(text) if is_int else float(text), is_int)
+        text, span = str(tok), self._tspan(tok)
+        if text.isdigit():
+            return A.Num(span, literals.integer(text, span), True)
+        return A.Num(span, literals.real(text, span), False)
 
     @v_args(meta=True, inline=True)
     def name(self, meta, tok):
@@ -278,12 +284,21 @@ class _Builder(Transformer):
         return A.Index(self._span(meta), value, subs)
 
     def subscripts(self, items):
-        return tuple(i for i in items if i is not None)
+        subs = tuple(i for i in items if i is not None)
+        ellipses = [s for s in subs if isinstance(s, A.EllipsisIndex)]
+        if len(ellipses) > 1:
+            raise EbmSyntaxError("an index has at most one '...'", ellipses[1].span,
+                                 "remove the second '...': one stands for all the axes not named")
+        return subs
 
     @v_args(meta=True)
     def slice(self, meta, items):
         # items: lo, COLON, hi, COLON-or-None, step
         lo, _c1, hi, _c2, step = (list(items) + [None] * 5)[:5]
+        literal = step.operand if isinstance(step, A.UnOp) else step
+        if isinstance(literal, A.Num) and literal.value == 0:
+            raise EbmSemanticError("a slice step cannot be 0", step.span,
+                                   "use a positive step (x[::2]), or a negative one to go backwards (x[::-1])")
         return A.Slice(self._span(meta), lo, hi, step)
 
     @v_args(meta=True)
@@ -295,42 +310,24 @@ class _Builder(Transformer):
         return A.EllipsisIndex(self._tspan(tok))
 
 
-# Deeper trees would exhaust Python's recursion limit in the (recursive) AST builder,
-# checker and lowering; no hand-written model comes near it.
-MAX_DEPTH = 200
-
-
-def _check_depth(src: Source, tree) -> None:
-    """Refuse a statement nested more than MAX_DEPTH levels deep (iteratively: no recursion here)."""
-    stack = [(tree, 0, None)]
-    while stack:
-        node, depth, stmt = stack.pop()
-        if depth == 1:
-            stmt = node
-        if depth > MAX_DEPTH:
-            meta = getattr(stmt, "meta", None)
-            span = (Span(src, meta.line, meta.column, meta.end_line, meta.end_column)
-                    if meta is not None and not getattr(meta, "empty", True) else eof_span(src))
-            raise EbmSyntaxError(f"this statement is nested more than {MAX_DEPTH} levels deep", span,
-                                 "split it into shorter pieces with `let`, or sum an array with sum(...)")
-        stack.extend((c, depth + 1, stmt) for c in getattr(node, "children", ()) if hasattr(c, "children"))
-
-
-def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=()) -> A.Program:
+def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=(), _budget=None) -> A.Program:
     """Parse .ebm source text into a :class:`~ebmppl.dsl.ast.Program`.
 
-    ``include "file.ebm"`` statements are replaced by the included file's
-    statements (paths relative to the including file; cycles are errors).
+    ``include "file.ebm"`` statements are replaced by the included file's statements (a .ebm file in the
+    including file's folder or below it; cycles are errors). A leading byte-order mark is dropped.
 
     Raises:
         EbmSyntaxError: with the line, column and a hint.
     """
+    text = text[1:] if text.startswith("\ufeff") else text
     src = Source(name, text)
     body = text if text.endswith("\n") else text + "\n"
     try:
         tree = _parser().parse(body)
-        _check_depth(src, tree)
+        ensure_stack(check_depth(src, tree))
         prog = _Builder(src).transform(tree)
+    except TooDeep as err:
+        raise too_deep_brackets(src, err.token) from None
     except UnexpectedInput as err:
         raise syntax_error(src, err) from None
     except VisitError as err:  # an error raised while building the AST
@@ -338,31 +335,34 @@ def parse(text: str, name: str = "<string>", *, _resolve_includes=True, _stack=(
             raise err.orig_exc from None
         raise
     if _resolve_includes:
-        prog = _expand_includes(prog, src, _stack + (str(Path(name).resolve()) if name[:1] != "<" else name,))
+        key = str(Path(name).resolve()) if name[:1] != "<" and "\0" not in name else name
+        prog = _expand_includes(prog, src, _stack + (key,), _budget or IncludeBudget())
     return prog
 
 
-def _expand_includes(prog: A.Program, src: Source, stack) -> A.Program:
+def _expand_includes(prog: A.Program, src: Source, stack, budget: IncludeBudget) -> A.Program:
     out = []
     for st in prog.stmts:
         if not isinstance(st, A.Include):
             out.append(st)
             continue
         base = Path(src.name).parent if src.name[:1] != "<" else Path.cwd()
-        path = (base / st.path)
-        key = str(path.resolve())
+        real = include_target(base, st.path, st.span)
+        key = str(real)
         if key in stack:
             others = len(set(stack[stack.index(key):])) - 1
             through = f" through {others} other file{'s' if others > 1 else ''}" if others else ""
-            raise EbmSyntaxError(f"'{st.path}' includes itself{through}", st.span, "remove the circular include")
+            raise EbmSyntaxError(f"'{escaped(st.path)}' includes itself{through}", st.span,
+                                 "remove the circular include")
+        shown = _display(base / st.path)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_source(real, "included file", shown, st.span)
         except FileNotFoundError:
-            raise EbmSyntaxError(f"included file '{st.path}' not found", st.span,
-                                 f"paths are relative to the including file's folder ({base})") from None
-        except (UnicodeDecodeError, OSError) as e:
-            raise EbmSyntaxError(f"cannot read included file '{st.path}': {e}", st.span) from None
-        sub = parse(text, str(path) if src.name[:1] == "<" else _display(path), _stack=stack + (key,))
+            raise EbmSyntaxError(f"included file '{escaped(st.path)}' not found", st.span,
+                                 f"paths are relative to the including file's folder ({escaped(str(base))})") from None
+        budget.spend(len(text), st.span)
+        sub = parse(text, str(base / st.path) if src.name[:1] == "<" else shown, _stack=stack + (key,),
+                    _budget=budget)
         out.extend(sub.stmts)
     return A.Program(prog.span, tuple(out))
 
@@ -375,14 +375,9 @@ def _display(path: Path) -> str:
 
 
 def parse_file(path) -> A.Program:
-    """Read and parse a .ebm file (UTF-8)."""
-    p = Path(path)
+    """Read and parse a .ebm file (UTF-8, a regular file of at most 1 MiB; see :mod:`ebmppl.dsl.files`)."""
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_source(path, "model file")
     except FileNotFoundError:
-        raise EbmError("io", f"model file '{path}' not found") from None
-    except UnicodeDecodeError as e:
-        raise EbmError("io", f"model file '{path}' is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise EbmError("io", f"cannot read model file '{path}': {e.strerror}") from None
+        raise EbmError("io", f"model file '{escaped(str(path))}' not found") from None
     return parse(text, str(path))

@@ -31,10 +31,11 @@ from . import gibbs as gibbs_mod
 from . import gwg as gwg_mod
 from .kernel import EbmKernel
 from .mala import MALA
-from .options import KernelOptions, Layout, resolve
+from .options import KernelOptions, Layout, prng_key, resolve
 from .rwmh import RWMH
 from .target import Target
 from .ula import ULA
+from .values import check_consts, check_params, check_values
 
 CONTINUOUS_SAMPLERS = ("nuts", "hmc", "mala", "ula", "rwmh")
 DISCRETE_SAMPLERS = ("gibbs", "gwg")
@@ -92,7 +93,14 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
         chains=chains, draws=draws, warmup=warmup, thin=thin, chain_method=chain_method, step_size=step_size,
         target_accept=target_accept, adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete,
         gwg_steps=gwg_steps))
+    if not isinstance(sampler, str) or sampler not in SAMPLERS:
+        raise EbmError("sample", f"unknown sampler '{sampler}'", hint=f"choose one of {', '.join(SAMPLERS)}")
+    rng = prng_key(key)
     model = _checked_model(model, data, sampler, lay)
+    check_params(model, params)
+    check_consts(model, consts)
+    if init is not None:
+        check_values(model, init, model.random, "init", chain_axis=True, complete=True, chains=lay.chains)
     reason = None
     if sampler == "auto":
         sampler, reason = choose_sampler(model)
@@ -110,7 +118,6 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
     # the same setup as a recent call: its target and compiled loop
     target, setup = kept if kept is not None else (Target(model, params, consts), {})
     _check_target(target, sampler, init)
-    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
     k_init, k_run = jax.random.split(rng)
     if sampler in ("nuts", "hmc"):
         samples, stats = _run_numpyro(model, target, sampler, lay, kopt, k_init, k_run, init, progress, setup)
@@ -121,6 +128,7 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
         _SETUPS.put(skey, model, (target, setup))
     if note and verbose:
         print(f"note: {note}", file=sys.stderr)
+    _check_draws(model, samples, sampler)
     return _to_idata(model, target, samples, stats, sampler, note, reason, kopt.target_accept)
 
 
@@ -134,11 +142,38 @@ def _checked_model(model, data, sampler: str, lay: Layout):
                        hint="pass data= (a dict or a JSON file), or --data on the command line")
     if not model.random:
         raise EbmError("sample", "the model has no vars or latents to sample")
-    if sampler not in SAMPLERS:
-        raise EbmError("sample", f"unknown sampler '{sampler}'", hint=f"choose one of {', '.join(SAMPLERS)}")
-    if lay.chains < 1 or lay.draws < 1 or lay.warmup < 0 or lay.thin < 1:
-        raise EbmError("sample", "chains, draws and thin must be positive and warmup non-negative")
+    steps = lay.warmup + lay.draws * lay.thin
+    if steps > STEP_LIMIT:
+        raise EbmError("limit", f"warmup + draws x thin = {steps:.3g} iterations a chain is more than the sampling loop "
+                                f"counts ({STEP_LIMIT})", hint="draw fewer, thin less or warm up less")
+    kept = lay.chains * lay.draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64))
+                                        for s in model.random)
+    if kept > KEEP_LIMIT:
+        raise EbmError("limit", f"{lay.chains} chains x {lay.draws} draws of {kept // (lay.chains * lay.draws)} "
+                                f"number(s) each would keep {kept:.3g} numbers (the limit is {KEEP_LIMIT:.3g}, about "
+                                f"{KEEP_LIMIT * 4 >> 30} GiB)", hint="draw fewer (draws=) or use fewer chains")
     return model
+
+
+def _check_draws(model, samples: dict, sampler: str) -> None:
+    """Draws of every var and latent are finite (a kernel that ran off to infinity is an error, never NaN draws);
+    draws that reach astronomical values are warned about (a step too large, or an improper model whose chains
+    drift away)."""
+    for s in model.random:
+        a = np.asarray(samples.get(s.name, 0.0))
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
+            chain, draw = (int(i) for i in bad[0][:2])
+            raise EbmError("sample", f"the {sampler} draws of '{s.name}' are not finite ({a[tuple(bad[0])]} at chain "
+                                     f"{chain}, draw {draw}; {len(bad)} values in all): the chains diverged",
+                           s.span, "use a smaller step_size (or sampler='mala', which rejects such moves); if the "
+                                   "model's density does not vanish far away (`ebmppl logz` says so), no sampler "
+                                   "can draw from it")
+        big = float(np.max(np.abs(a))) if a.size else 0.0
+        if big > HUGE_DRAW:
+            warnings.warn(f"the {sampler} draws of '{s.name}' reach {big:.3g}: the chains ran away (a step size too "
+                          f"large for the sampler, or a model whose density does not vanish far away: an improper "
+                          f"model, which ebmppl.logz reports)", UserWarning, stacklevel=3)
 
 
 def _check_target(target: Target, sampler: str, init) -> None:
@@ -280,6 +315,9 @@ def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, i
 # The targets and MCMC objects of the last few setups: another call with the same model object, params,
 # consts, sampler and layout (another seed, other starting points) runs the compiled loop again.
 _SETUPS = Setups(kept=4)
+STEP_LIMIT = 2 ** 31 - 1  # iterations a chain: NumPyro's loop counts in int32
+KEEP_LIMIT = 1 << 28  # chains x draws x values a call may keep (1 GiB of float32): beyond, error[limit]
+HUGE_DRAW = 1e12  # draws beyond this size suggest chains drifting off in an improper model
 _KEEP_MAX_NUMBERS = 1 << 22  # chains x draws x values: a kept MCMC object holds its last run's draws (<= 16 MiB)
 
 
@@ -337,6 +375,8 @@ def _to_idata(model, target, samples, stats, sampler, note, reason, target_accep
     for name in [n for n in const_data if n in dim_names and np.ndim(const_data[n]) == 0]:
         attrs[f"const_{name}"] = const_data.pop(name).item()
         dims.pop(name, None)
+    if model.lets:  # diagnose tells derived quantities (which may be NaN at some draws) from variables
+        attrs["lets"] = ",".join(let.name for let in model.lets)
     if note:
         attrs["note"] = note
     if reason:

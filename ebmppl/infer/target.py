@@ -17,6 +17,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..settings import float_dtype
 from ..errors import EbmError
+from .values import check_consts, check_params, check_values
 
 
 class Target:
@@ -31,8 +32,9 @@ class Target:
     def __init__(self, model, params=None, consts=None):
         self.model = model
         self.low = low = model.lowered
+        check_params(model, params)
         self.params = params if params is not None else (model.init_params(0) if model.params else {})
-        self.consts = consts
+        self.consts = check_consts(model, consts)
         self.cont = low.continuous
         self.disc = tuple(s for s in model.random if s.domain.discrete)
         for s in self.disc:
@@ -104,8 +106,9 @@ class Target:
         finite is replaced by the next candidate, up to ``tries`` per chain.
         """
         if init is not None:
+            per_chain = self._check_init(init, num_chains)
             pts = [self.from_values(jax.tree_util.tree_map(lambda a: jnp.asarray(a)[c], init))
-                   if _has_chain_axis(init, self, num_chains) else self.from_values(init)
+                   if per_chain else self.from_values(init)
                    for c in range(num_chains)]
             z = jnp.stack([p[0] for p in pts])
             d = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[p[1] for p in pts]) if self.disc else {}
@@ -137,6 +140,12 @@ class Target:
         d = jax.tree_util.tree_map(lambda a: a[idx, first], dc)
         return z, d
 
+    def _check_init(self, init, num_chains: int) -> bool:
+        """Whether ``init`` gives one value a chain (a leading chain axis), after checking every value: finite,
+        inside its domain, of its declared shape, all with a chain axis of one row a chain or all without."""
+        return check_values(self.model, init, self.cont + self.disc, "init", chain_axis=True, complete=True,
+                            chains=num_chains)
+
     def _valid(self, z, d):
         if z.ndim == 1:
             return jax.jit(lambda z, d: self._finite(z, d))(z, d)
@@ -161,9 +170,3 @@ class Target:
         raise EbmError("init", f"no finite starting point among {what}: the energy is finite but its gradient "
                                f"is not", None, "pass init= with a point where the gradient is finite")
 
-
-def _has_chain_axis(init: dict, target: Target, num_chains: int) -> bool:
-    for s in target.cont + target.disc:
-        if s.name in init:
-            return jnp.ndim(init[s.name]) == len(target.low.shapes[s.name]) + 1
-    return False

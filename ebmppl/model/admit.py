@@ -6,7 +6,7 @@ from a file — by the one test the domain table gives (:func:`ebmppl.model.doma
     >>> require(0, "size", what="--chains")
     Traceback (most recent call last):
     ...
-    ebmppl.errors.EbmError: --chains must be a whole number, 1 or more; got 0
+    ebmppl.errors.EbmError: error[usage]: --chains must be a whole number, 1 or more; got 0
 """
 
 from __future__ import annotations

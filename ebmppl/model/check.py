@@ -7,8 +7,11 @@ Shapes are checked when the model is lowered (by abstract evaluation, see
 
 This module holds the entry :func:`check` and the statements; the rules live beside it:
 :mod:`~ebmppl.model.check_decl` (declarations and domains), :mod:`~ebmppl.model.check_expr`
-(expressions), :mod:`~ebmppl.model.check_dist` (distributions) and
-:mod:`~ebmppl.model.check_compose` (the ``model =`` line).
+(expressions), :mod:`~ebmppl.model.check_dist` (distributions),
+:mod:`~ebmppl.model.check_compose` (the ``model =`` line), :mod:`~ebmppl.model.check_guarantee`
+(what a declaration guarantees where a scale, a probability, a temperature or a weight is needed, by
+the range rules of :mod:`~ebmppl.model.check_range`) and :mod:`~ebmppl.model.check_names` (names the
+saved draws keep for themselves).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .check_compose import composition
 from .check_decl import spec_of
 from .check_dist import dist_args, dist_info, support_fits
 from .check_expr import expr
+from .check_names import refuse_axis_collisions, refuse_reserved
+from .check_range import remember_let
 from .check_scope import Scope, err
 from .library import names_in
 from .spec import Factor, LetDef, Model, tree_refs
@@ -53,6 +58,8 @@ class Checker:
             raise err("the model has no factors", span,
                       "add an energy term (`factor E = ...`) or a density (`x ~ normal(0, 1)`)")
         tree = composition(sc, self.model_stmt) if self.model_stmt is not None else None
+        refuse_axis_collisions(sc.specs.values(), sc.lets.values())
+        self.warnings.extend(sc.warnings)
         self.warnings.extend(usage_warnings(sc, tree))
         return Model(tuple(sc.specs.values()), tuple(sc.factors.values()), tuple(sc.lets.values()),
                      tree, name=self.name, warnings=tuple(self.warnings))
@@ -67,6 +74,7 @@ class Checker:
             raise err(f"'{name}' is the name of a built-in function", span, f"choose another name for this {what}")
         if name in L.CONSTANTS or name == "range":
             raise err(f"'{name}' is a built-in constant", span, f"choose another name for this {what}")
+        refuse_reserved(name, what, span)
         self.scope.decl_span[name] = span
 
     def _factor_name(self, name: Optional[str], span: Span, default: str) -> str:
@@ -96,6 +104,7 @@ class Checker:
         self._declare(st.name, st.name_span, "let")
         expr(self.scope, st.expr, frozenset())
         self.scope.lets[st.name] = LetDef(st.name, st.expr, span=st.span)
+        remember_let(self.scope, st.name)
 
     def factor(self, st: A.FactorStmt) -> None:
         name = self._factor_name(st.name, st.name_span, st.name)

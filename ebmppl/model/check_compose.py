@@ -12,7 +12,10 @@ from typing import Optional
 from ..dsl import ast as A
 from ..errors import Span, did_you_mean
 from .check_expr import expr, static_expr
-from .check_scope import Scope, err, find_name, literal
+from .check_guarantee import require
+from .check_scope import Scope, err, find_name
+from .domain_needs import argument
+from .library import CONSTANTS
 from .compose import normalized_over
 from .library import names_in
 from .spec import Mixture, Model, Product, Ref, Temper
@@ -79,9 +82,7 @@ def _product(scope: Scope, e: A.CProduct, used) -> Product:
 
 def _temper(scope: Scope, e: A.CTemper, used) -> Temper:
     static_or_param(scope, e.temperature, "a temperature")
-    v = literal(e.temperature)
-    if v is not None and not v > 0:
-        raise err(f"a temperature must be positive, got {v:g}", e.temperature.span, "use a number above 0")
+    require(scope, e.temperature, argument("positive"), "a temperature", literal_hint="use a number above 0")
     return Temper(ctree(scope, e.child, used), e.temperature, e.span)
 
 
@@ -92,10 +93,8 @@ def _mixture(scope: Scope, e: A.CMixture, used) -> Mixture:
     comps = tuple(ctree(scope, c, used) for c in e.components)
     for w in e.weights:
         static_or_param(scope, w, "a mixture weight")
-        v = literal(w)
-        if v is not None and not v > 0:
-            raise err(f"a mixture weight must be positive, got {v:g}", w.span,
-                      "use a number above 0; weights are normalized to sum to 1")
+        require(scope, w, argument("positive"), "a mixture weight", literal_hint=WEIGHT_LITERAL,
+                declare_hint=WEIGHT_DECLARE)
     over = [_normalized_over(scope, c) for c in comps]
     for ce, o in zip(e.components, over):
         if o is None:
@@ -112,10 +111,17 @@ def _nested_condition(scope: Scope, e: A.CCondition, used):
     raise err("condition(...) must be the whole right-hand side", e.span)
 
 
+WEIGHT_LITERAL = "use a number above 0; weights are normalized to sum to 1"
+WEIGHT_DECLARE = ("declare '{name}' as positive, or make the weights the entries of a simplex param "
+                  "(`param w : simplex[K]`, then `mixture(w[0]: A, w[1]: B)`)")
+
+
 def static_or_param(scope: Scope, e: A.Expr, what: str) -> None:
     """A temperature or a mixture weight: literals, consts and params only."""
     expr(scope, e, frozenset())
-    for n in names_in(e):
+    for n in sorted(names_in(e)):
+        if n in CONSTANTS:
+            continue
         s = scope.specs.get(n)
         if s is None or s.role not in ("const", "param"):
             raise err(f"{what} may use literals, consts and params, not the "

@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 
 from ..dsl import ast as A
-from ..errors import Span, did_you_mean
+from ..errors import EbmError, Span, did_you_mean
 from . import domains, library as L
 from .check_dist import dist_args, dist_info
 from .check_expr import static_expr
-from .check_scope import Scope, err, find_name
+from .check_scope import Scope, err, find_name, literal, warn
 from .domains import Domain
+from .extent import Extent
 from .library import names_in
 from .spec import Spec
 
@@ -27,10 +28,7 @@ def spec_of(scope: Scope, st: A.Decl) -> Spec:
     """The spec a declaration makes (its name is already declared in ``scope``)."""
     dom = domain(scope, st.type, st.role)
     dims = tuple(dim(scope, d) for d in st.type.dims)
-    literal = [d for d in dims if isinstance(d, int)]
-    if literal and math.prod(literal) > MAX_ELEMENTS:
-        raise err(f"'{st.name}' would have {math.prod(literal):,} elements, more than {MAX_ELEMENTS:,}",
-                  st.type.span, "declare a smaller shape")
+    _sizes(scope, st, dom, dims)
     network = dom.row.network
     if st.role == "param" and not dom.row.param:
         raise err(f"a param is learned by gradients, so it must be continuous, not {dom.kind}", st.type.span,
@@ -48,12 +46,58 @@ def spec_of(scope: Scope, st: A.Decl) -> Spec:
     if st.init_dist is not None:
         if network:
             raise err("an mlp param is initialized randomly; it takes no initializer", st.init_dist.span)
-        info = dist_info(st.init_dist)
-        dist_args(scope, st.init_dist, info, lambda a: static_expr(scope, a, f"an argument of '{info.name}'"))
-        if dom.discrete != info.discrete:
-            raise err(f"'{info.name}' cannot initialize a {dom.kind} param", st.init_dist.span,
-                      "choose a distribution whose values lie in the param's domain")
+        check_initializer(scope, Spec(st.name, st.role, dom, dims, st.init, st.init_dist, st.name_span))
     return Spec(st.name, st.role, dom, dims, st.init, st.init_dist, st.name_span)
+
+
+def _sizes(scope: Scope, st: A.Decl, dom: Domain, dims: tuple) -> None:
+    """The literal sizes of a declaration: not too many elements, a vector kind not empty, a random
+    variable or param not empty (a const may be: an empty data set)."""
+    literal = [d for d in dims if isinstance(d, int)]
+    if literal and math.prod(literal) > MAX_ELEMENTS:
+        raise EbmError("limit", f"'{st.name}' would have {math.prod(literal):,} elements, more than "
+                       f"{MAX_ELEMENTS:,}", st.type.span, "declare a smaller shape")
+    if dom.row.vector and dims and dims[-1] == 0:
+        raise err(f"{'an' if dom.kind[0] in 'aeiou' else 'a'} {dom.kind} needs at least 1 entry, "
+                  f"but '{st.name}' is declared {dom.kind}[..., 0]", st.type.span, "give it a length of 1 or more")
+    if 0 in literal and st.role != "const":
+        raise err(f"'{st.name}' would be empty: a size is 0", st.type.span,
+                  f"give every size of a {st.role} 1 or more, or remove the {st.role}")
+    if dom.row.normalized and dims and dims[-1] == 1:
+        warn(scope, f"'{st.name}' (line {st.span.line}) is a simplex of length 1: its value is always [1]")
+
+
+def check_initializer(scope: Scope, spec: Spec) -> None:
+    """``param w : D ~ dist(...)``: the distribution's draws are values of D."""
+    dom, d = spec.domain, spec.init_dist
+    info = dist_info(d)
+    dist_args(scope, d, info, lambda a: static_expr(scope, a, f"an argument of '{info.name}'"))
+    if dom.discrete != info.discrete:
+        raise err(f"'{info.name}' cannot initialize a {dom.kind} param", d.span,
+                  "choose a distribution whose values lie in the param's domain")
+    sup = domains.support(info.support)
+    if domains.holds_draws(dom.kind, dom.args, sup, _support_extent(d, info, sup)):
+        return
+    row = dom.row
+    if row.vector and not row.normalized:
+        hint = f"give an initial value instead (`= [...]`, {row.described}), or none for the default"
+    else:
+        drawn = [(o.name, domains.support(o.support)) for o in L.DISTRIBUTIONS.values() if not o.discrete and not o.bounds]
+        fits = [name for name, s in drawn if domains.holds_draws(dom.kind, dom.args, s, s.extent)]
+        hint = (f"choose an initializer whose draws are {row.described}" + (f", e.g. {', '.join(fits[:3])}"
+                if fits else "") + ", or give an initial value")
+    raise err(f"the initializer {info.name} draws values outside the domain of '{spec.name}' "
+              f"({spec.role} {spec.name} : {spec.type_str()})", d.span, hint)
+
+
+def _support_extent(d: A.DistCall, info: L.DistInfo, sup: domains.Support):
+    """The values a distribution draws: its support's, or between its literal bounds (``uniform(0, 2)``)."""
+    if not info.bounds:
+        return sup.extent
+    args = dict(zip(info.params, d.args))
+    args.update({k.name: k.value for k in d.kwargs})
+    lo, hi = (literal(args[b]) for b in info.bounds)
+    return Extent(-math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
 def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
@@ -76,15 +120,27 @@ def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
     for a in t.args:
         static_expr(scope, a, f"an argument of '{kind}'")
     if row.size_arg is not None:
-        dim(scope, t.args[0], what=row.size_arg)
+        k = dim(scope, t.args[0], what=row.size_arg, least=1)
+        if k == 1:
+            warn(scope, f"{kind}(1) at line {t.span.line} has one category: its value is always 0")
     if row.vector and not t.dims:
         raise err(f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} value is a vector; give its length", t.span,
                   f"write `{kind}[K]`")
     if row.bounds:
-        lo, hi = t.args
-        if isinstance(lo, A.Num) and isinstance(hi, A.Num) and not lo.value < hi.value:
-            raise err(f"empty {kind}({lo.value}, {hi.value})", t.span, "the lower bound must be below the upper")
+        _bounds(kind, t)
     return Domain(kind, tuple(t.args))
+
+
+def _bounds(kind: str, t: A.TypeExpr) -> None:
+    """``interval(lo, hi)`` with literal bounds: finite, and the lower one below the upper."""
+    lo, hi = (literal(a) for a in t.args)
+    for v, a in ((lo, t.args[0]), (hi, t.args[1])):
+        if v is not None and not math.isfinite(v):
+            raise err(f"the bounds of {kind} must be finite, got {v:g}", a.span,
+                      "for a half-line declare positive (and shift it in a let, `let y = lo + x`); "
+                      "for the whole line, real")
+    if lo is not None and hi is not None and not lo < hi:
+        raise err(f"empty {kind}({lo:g}, {hi:g})", t.span, "the lower bound must be below the upper")
 
 
 def mlp_domain(scope: Scope, t: A.TypeExpr) -> Domain:
@@ -93,12 +149,12 @@ def mlp_domain(scope: Scope, t: A.TypeExpr) -> Domain:
     if len(t.args) != 3:
         raise err(f"mlp takes 3 positional arguments (inputs, hidden sizes, outputs), got {len(t.args)}",
                   t.span, usage)
-    n_in = dim(scope, t.args[0], what="the mlp's input size")
+    n_in = dim(scope, t.args[0], what="the mlp's input size", least=1)
     hid = t.args[1]
     if not isinstance(hid, A.Array):
         raise err("the mlp's hidden sizes must be a list", hid.span, usage)
-    hidden = tuple(dim(scope, h, what="a hidden size") for h in hid.items)
-    n_out = dim(scope, t.args[2], what="the mlp's output size")
+    hidden = tuple(dim(scope, h, what="a hidden size", least=1) for h in hid.items)
+    n_out = dim(scope, t.args[2], what="the mlp's output size", least=1)
     act = "swish"
     for kw in t.kwargs:
         if kw.name != "act":
@@ -111,14 +167,17 @@ def mlp_domain(scope: Scope, t: A.TypeExpr) -> Domain:
     return Domain(t.domain, (n_in, hidden, n_out, act))
 
 
-def dim(scope: Scope, e: A.Expr, what: str = "a size"):
-    """A size: an int literal, an int const, or integer arithmetic of those."""
-    if isinstance(e, A.Num):
-        if not e.is_int:
-            raise err(f"{what} must be an integer, not {e.value}", e.span, "write a whole number, e.g. `3`")
-        if e.value < 0:
-            raise err(f"{what} must not be negative", e.span)
-        return int(e.value)
+def dim(scope: Scope, e: A.Expr, what: str = "a size", least: int = 0):
+    """A size: an int literal (at least ``least``), an int const, or integer arithmetic of those."""
+    v = literal(e)
+    if v is not None:
+        if not (math.isfinite(v) and v == int(v)):
+            raise err(f"{what} must be an integer, not {v:g}", e.span, "write a whole number, e.g. `3`")
+        if v < 0:
+            raise err(f"{what} must not be negative, got {int(v)}", e.span)
+        if v < least:
+            raise err(f"{what} must be at least {least}, got {int(v)}", e.span)
+        return int(v)
     for n in sorted(names_in(e)):
         s = scope.specs.get(n)
         if s is None:

@@ -12,6 +12,7 @@ from typing import Callable
 from ..dsl import ast as A
 from ..errors import Span, did_you_mean
 from . import domains, library as L
+from .check_guarantee import require
 from .check_scope import Scope, err, literal
 from .spec import Spec
 
@@ -50,26 +51,25 @@ def dist_args(scope: Scope, d: A.DistCall, info: L.DistInfo, check_arg: Callable
     for pname, pdom in zip(info.params, info.param_domains):
         check_arg(args[pname])
         arg_domain(scope, info, pname, pdom, args[pname])
+    ordered_bounds(info, args)
 
 
 def arg_domain(scope: Scope, info: L.DistInfo, pname: str, pdom: str, a: A.Expr) -> None:
-    """A literal or a declared name passed as ``pname`` lies in the argument's domain ``pdom``."""
-    need = domains.argument(pdom)
-    if need.need is None:
+    """``a``, passed as ``pname``, lies in the argument's domain ``pdom``: a literal by its value, a name by its
+    declared domain, an expression by what the declared domains of the names it reads guarantee."""
+    require(scope, a, domains.argument(pdom), f"the {pname} of {info.name}")
+
+
+def ordered_bounds(info: L.DistInfo, args: dict) -> None:
+    """``uniform(low, high)`` with literal bounds: the low one is below the high one."""
+    if not info.bounds:
         return
-    val = literal(a)
-    if val is not None:
-        if need.literal is not None and not need.literal(val):
-            raise err(f"the {pname} of {info.name} must be {need.need}, got {val:g}", a.span, need.literal_hint)
-        return
-    if isinstance(a, A.Name) and a.id in scope.specs:
-        s = scope.specs[a.id]
-        if not need.accepts(s.domain.row):
-            raise err(f"the {pname} of {info.name} must be {need.need}, but '{a.id}' is declared "
-                      f"{s.type_str()}", a.span, f"declare '{a.id}' as {need.declared}" + need.transform_hint)
-    if need.negation_fails and isinstance(a, A.UnOp) and a.op == "-" and isinstance(a.operand, A.Name) \
-            and a.operand.id in scope.specs and need.accepts(scope.specs[a.operand.id].domain.row):
-        raise err(f"the {pname} of {info.name} must be {need.need}, but this is minus a {need.need} value", a.span)
+    lo_name, hi_name = info.bounds
+    lo, hi = literal(args[lo_name]), literal(args[hi_name])
+    if lo is not None and hi is not None and not lo < hi:
+        raise err(f"the {lo_name} of {info.name} must be below its {hi_name}, got {lo:g} and {hi:g}",
+                  args[lo_name].span, f"write `{info.name}({min(lo, hi):g}, {max(lo, hi):g})`"
+                  if lo != hi else f"give {info.name} a {lo_name} below its {hi_name}")
 
 
 def support_fits(spec: Spec, info: L.DistInfo, d: A.DistCall) -> None:

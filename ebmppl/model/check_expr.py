@@ -10,7 +10,8 @@ from __future__ import annotations
 from ..dsl import ast as A
 from ..errors import EbmSemanticError, did_you_mean
 from . import library as L
-from .check_dist import arg_domain
+from .check_dist import arg_domain, ordered_bounds
+from .check_range import loop_extent
 from .check_scope import Scope, err, find_name
 from .library import names_in
 
@@ -106,7 +107,8 @@ def comprehension(scope: Scope, e: A.Comprehension, bound) -> None:
     if e.var in scope.specs or e.var in scope.lets:
         raise err(f"the loop variable '{e.var}' hides the {scope.what(e.var)} of the same name", it.span,
                   "choose another loop variable")
-    expr(scope, e.body, bound | {e.var})
+    with scope.looping(e.var, loop_extent(scope, it)):  # for the range checks of what the body computes
+        expr(scope, e.body, bound | {e.var})
 
 
 def _range_bound(scope: Scope, a, bound) -> None:
@@ -158,12 +160,17 @@ def _lp_call(scope: Scope, e: A.Call, bound) -> None:
                   e.span, f"write `{e.func}(y | {', '.join(info.params)})`")
     for a in e.args:
         expr(scope, a, bound)
-    for pname, pdom, a in zip(info.params, info.param_domains, e.args[1:]):
-        arg_domain(scope, info, pname, pdom, a)
+    args = dict(zip(info.params, e.args[1:]))
     for kw in e.kwargs:
         if kw.name not in info.params:
             raise err(f"{info.name} has no argument '{kw.name}'", kw.span, did_you_mean(kw.name, info.params))
+        if kw.name in args:
+            raise err(f"argument '{kw.name}' given twice", kw.span, f"pass each argument once: `{info.signature()}`")
         expr(scope, kw.value, bound)
+        args[kw.name] = kw.value
+    for pname, pdom in zip(info.params, info.param_domains):
+        arg_domain(scope, info, pname, pdom, args[pname])
+    ordered_bounds(info, args)
 
 
 def _function_call(scope: Scope, e: A.Call, bound) -> None:

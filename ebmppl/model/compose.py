@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 from types import MappingProxyType
+from typing import Optional
 
 import numpy as np
 
+from ..dsl import ast as A
 from ..errors import EbmSemanticError
+from . import domains, library as L
+from .check_dist import dist_args
+from .check_guarantee import require
+from .check_names import refuse_axis_collisions
+from .check_range import remember_let
+from .check_scope import Scope
+from .domain_needs import argument
 from .library import names_in
 from .normalizer import LogZ, normalized, recorded, supplied
 from .spec import Factor, Mixture, Model, Product, Ref, Spec, Temper, tree_refs
@@ -76,26 +85,76 @@ def product(a: Model, b: Model) -> Model:
     ta, tb = a.effective_tree, _rename(b.effective_tree, renames)
     items = (ta.children if isinstance(ta, Product) else (ta,)) + (tb.children if isinstance(tb, Product) else (tb,))
     tree = None if a.tree is None and b.tree is None else Product(items)
-    return Model(specs, factors, _lets(a, b), tree, MappingProxyType({**a.const_values, **b.const_values}),
-                 name=f"{a.name}+{b.name}", warnings=a.warnings + b.warnings)
+    return declared(Model(specs, factors, _lets(a, b), tree, MappingProxyType({**a.const_values, **b.const_values}),
+                          name=f"{a.name}+{b.name}", warnings=a.warnings + b.warnings))
+
+
+def declared(model: Model) -> Model:
+    """``model`` once what its declarations guarantee is checked again with every declaration it now has: a
+    Python density's arguments (``ebmppl.normal("x", 0, "s")`` needs ``s`` positive) and names that
+    would clash with the saved draws' axes."""
+    refuse_axis_collisions(model.specs, model.lets)
+    scope = Scope(specs={s.name: s for s in model.specs})
+    for let in model.lets:  # in order, each judged once: a long chain of lets is never followed recursively
+        scope.lets[let.name] = let
+        remember_let(scope, let.name)
+    for f in model.factors:
+        if f.dist is not None and f.dist.name in L.DISTRIBUTIONS:
+            dist_args(scope, f.dist, L.DISTRIBUTIONS[f.dist.name], lambda a: None)
+    for t in _tempers(model.effective_tree):
+        if isinstance(t, A.Expr):
+            require(scope, t, argument("positive"), "a temperature")
+    return model
+
+
+def _tempers(node) -> list:
+    """The temperatures of a composition tree."""
+    if isinstance(node, Temper):
+        return [node.temperature] + _tempers(node.child)
+    if isinstance(node, (Product, Mixture)):
+        return [t for c in node.children for t in _tempers(c)]
+    return []
 
 
 def temper(model: Model, temperature) -> Model:
-    """The model at temperature T: energy E / T."""
-    if isinstance(temperature, (int, float)) and not temperature > 0:
-        raise EbmSemanticError(f"a temperature must be positive, got {temperature}")
+    """The model at temperature T: energy E / T. ``temperature``: a number above 0, or the name of a const or
+    param declared with a domain that guarantees one (positive, unit, an interval above 0)."""
     if isinstance(temperature, str):  # the name of a const or param
         from .decorators import _expr
         temperature = _expr(temperature)
-    return replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T")
+    if not isinstance(temperature, A.Expr):
+        temperature = _number(temperature, "a temperature")
+    return declared(replace(model, tree=Temper(model.effective_tree, temperature), name=f"{model.name}/T"))
+
+
+def _float(v) -> Optional[float]:
+    """A single number as a float (a Python, NumPy or JAX scalar); None for anything else (bools too)."""
+    if isinstance(v, (bool, np.bool_, str, bytes)) or np.ndim(v) != 0:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _number(v, what: str) -> float:
+    """A temperature or mixture weight given as a number: finite and above 0."""
+    x = _float(v)
+    if x is None:
+        raise EbmSemanticError(f"{what} must be numbers above 0, got {v!r}" if what.endswith("s") else
+                               f"{what} must be a number above 0, got {v!r}")
+    if not domains.contains("positive", (), x):
+        why = "finite" if np.isinf(x) else "positive"
+        raise EbmSemanticError(f"{what} must be {why}, got {x:g}", None, "use a finite number above 0")
+    return x
 
 
 def check_mixture_arguments(weights, components, logz) -> None:
     """The errors of a mixture's arguments that come before any log Z is looked at, in a fixed order."""
     if len(weights) != len(components) or len(components) < 2:
         raise EbmSemanticError("mixture needs at least two components and one weight each")
-    if any(not w > 0 for w in np.asarray(weights, dtype=float)):
-        raise EbmSemanticError("mixture weights must be positive")
+    for w in weights:
+        _number(w, "mixture weights")
     if isinstance(logz, str) and logz != "estimate":
         raise EbmSemanticError(f"logz must be None, 'estimate' or one value per component, got '{logz}'")
 
@@ -123,6 +182,7 @@ def mixture(weights, components, logz=None) -> Model:
         ['supplied', 'supplied']
     """
     check_mixture_arguments(weights, components, logz)
+    weights = tuple(_number(w, "mixture weights") for w in weights)
     if isinstance(logz, str):
         raise EbmSemanticError("logz='estimate' needs the log Z estimators", None,
                                "call ebmppl.mixture(..., logz='estimate') (ebmppl.partition.mixture)")
@@ -131,7 +191,7 @@ def mixture(weights, components, logz=None) -> Model:
     elif len(logz) != len(components):
         raise EbmSemanticError("give one log Z per mixture component")
     model, trees = _merge_components(components)
-    weights = tuple(float(w) for w in weights)
+    declared(model)
     if logz is None:
         tree = Mixture(weights, trees, None, logz_source=tuple(normalized() for _ in trees))
     else:
@@ -175,8 +235,16 @@ def _source(model: Model, name: str, i: int, z, tree) -> LogZ:
                                    "give a value, or pass logz='estimate'")
         return normalized()
     if isinstance(z, LogZ):
-        return recorded(z)
-    return supplied(z)
+        z = recorded(z)
+        if not np.isfinite(z.value):
+            raise EbmSemanticError(f"mixture component {i + 1} ('{name}') has a log Z that is not finite "
+                                   f"({z.value}, {z.method})", None, "estimate it again, or give a finite value")
+        return z
+    x = _float(z)
+    if x is None or not np.isfinite(x):
+        raise EbmSemanticError(f"the log Z of mixture component {i + 1} ('{name}') must be a finite number, "
+                               f"got {z!r}")
+    return supplied(x)
 
 
 def component_logz(model: Model) -> tuple:

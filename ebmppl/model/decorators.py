@@ -17,14 +17,20 @@ Both front ends build the same :class:`~ebmppl.model.spec.Model`.
 from __future__ import annotations
 
 import inspect
+import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..dsl import ast as A
-from ..errors import EbmSemanticError, Source, Span
+from ..errors import EbmError, EbmSemanticError, Source, Span
 from . import domains, library as L
+from .check_decl import MAX_ELEMENTS, check_initializer
+from .check_dist import dist_args
+from .check_names import refuse_axis_collisions, refuse_reserved
+from .check_scope import Scope
 from .domains import Domain
 from .spec import Factor, LetDef, Model, Spec
 
@@ -62,12 +68,26 @@ class Type:
         return Type(self.domain, tuple(_dim(d) for d in shape))
 
 
-def _dim(d):
-    if isinstance(d, (int, np.integer)):
+def _dim(d, least: int = 0, what: str = "a size"):
+    """A size: a whole number (at least ``least``) or the name of an int const."""
+    if isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)):
+        if d < least:
+            must = f"at least {least}" if d >= 0 else "a whole number, 0 or more"
+            raise EbmSemanticError(f"{what} must be {must}, got {int(d)}")
         return int(d)
     if isinstance(d, str):
         return A.Name(_pyspan(d), d)
-    raise EbmSemanticError(f"a size must be an int or the name of an int const, got {d!r}")
+    raise EbmSemanticError(f"{what} must be an int or the name of an int const, got {d!r}")
+
+
+def _bound(v, what: str) -> A.Expr:
+    """An interval bound: a finite number, or the name of a const."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, int, float, np.integer, np.floating)):
+        raise EbmSemanticError(f"{what} must be a number or the name of a const, got {v!r}")
+    if not isinstance(v, str) and not np.isfinite(v):
+        raise EbmSemanticError(f"{what} must be finite, got {v}", None,
+                               "for a half-line use ebmppl.positive; for the whole line, ebmppl.real")
+    return _expr(v)
 
 
 real = Type(Domain("real"))
@@ -81,20 +101,30 @@ integer = Type(Domain("int"))
 
 
 def interval(lo, hi) -> Type:
-    """Values in (lo, hi)."""
-    return Type(Domain("interval", (_expr(lo), _expr(hi))))
+    """Values in (lo, hi): finite numbers with lo < hi, or names of consts."""
+    lo_e, hi_e = _bound(lo, "the lower bound of interval"), _bound(hi, "the upper bound of interval")
+    if not isinstance(lo, str) and not isinstance(hi, str) and not lo < hi:
+        raise EbmSemanticError(f"empty interval({lo}, {hi})", None, "the lower bound must be below the upper")
+    return Type(Domain("interval", (lo_e, hi_e)))
 
 
 def categorical(k) -> Type:
-    """Values 0..k-1."""
-    return Type(Domain("categorical", (_dim(k),)))
+    """Values 0..k-1 (k >= 1)."""
+    k = _dim(k, least=1, what="the number of categories")
+    if k == 1:
+        warnings.warn("categorical(1) has one category: its value is always 0", UserWarning, stacklevel=2)
+    return Type(Domain("categorical", (k,)))
 
 
 def mlp(n_in: int, hidden, n_out: int, act: str = "swish") -> Type:
     """A neural network param: ``f = param(mlp(2, [64, 64], 1))``, then ``f(x)`` in the factor."""
     if act not in L.ACTIVATIONS:
         raise EbmSemanticError(f"unknown activation '{act}'; choose one of {', '.join(L.ACTIVATIONS)}")
-    return Type(Domain("mlp", (int(n_in), tuple(int(h) for h in hidden), int(n_out), act)))
+    sizes = (_dim(n_in, 1, "the mlp's input size"), tuple(_dim(h, 1, "a hidden size") for h in hidden),
+             _dim(n_out, 1, "the mlp's output size"))
+    if not all(isinstance(d, int) for d in (sizes[0], *sizes[1], sizes[2])):
+        raise EbmSemanticError("the sizes of a Python mlp must be whole numbers")
+    return Type(Domain("mlp", (*sizes, act)))
 
 
 @dataclass(frozen=True)
@@ -145,8 +175,34 @@ def _specs(decls: dict) -> tuple[Spec, ...]:
             raise EbmSemanticError(f"'{name}': unknown domain {d.type.domain.kind}")
         if row.network and d.role != "param":
             raise EbmSemanticError(f"'{name}': only a param can be an mlp")
-        out.append(Spec(name, d.role, d.type.domain, d.type.shape, d.init, d.init_dist, _pyspan(name)))
+        spec = Spec(name, d.role, d.type.domain, d.type.shape, d.init, d.init_dist, _pyspan(name))
+        _check_spec(spec)
+        out.append(spec)
+    refuse_axis_collisions(out, ())
     return tuple(out)
+
+
+def _check_spec(s: Spec) -> None:
+    """What the .ebm checker asks of a declaration, asked of one made in Python."""
+    refuse_reserved(s.name, s.role, s.span)
+    row = s.domain.row
+    if s.role == "param" and not row.param:
+        raise EbmSemanticError(f"'{s.name}': a param is learned by gradients, so it must be continuous, "
+                               f"not {s.domain.kind}", s.span, "declare it real, positive, unit, interval(lo, hi), "
+                               "ordered or simplex, or make it a const")
+    sizes = [d for d in s.shape if isinstance(d, int)]
+    if sizes and math.prod(sizes) > MAX_ELEMENTS:
+        raise EbmError("limit", f"'{s.name}' would have {math.prod(sizes):,} elements, more than {MAX_ELEMENTS:,}",
+                       s.span, "declare a smaller shape")
+    if row.vector and (not s.shape or s.shape[-1] == 0):
+        raise EbmSemanticError(f"'{s.name}': {'an' if s.domain.kind[0] in 'aeiou' else 'a'} {s.domain.kind} value is "
+                               f"a vector of at least 1 entry; give its length", s.span,
+                               f"write ebmppl.{s.domain.kind}(K) with K >= 1")
+    if 0 in sizes and s.role != "const":
+        raise EbmSemanticError(f"'{s.name}' would be empty: a size is 0", s.span,
+                               f"give every size of a {s.role} 1 or more, or remove the {s.role}")
+    if s.init_dist is not None:
+        check_initializer(Scope(), s)
 
 
 def declare(**decls) -> Model:
@@ -190,6 +246,7 @@ def let(_fn: Optional[Callable] = None, *, name: Optional[str] = None, **decls):
     """Decorator: a deterministic quantity, recorded in samples and readable by factors."""
     def wrap(fn):
         lname = name or fn.__name__
+        refuse_reserved(lname, "let", _pyspan(lname))
         return Model(_specs(decls), (), (LetDef(lname, fn=fn, args=_args_of(fn), span=_pyspan(lname)),), name=lname)
     return wrap(_fn) if _fn is not None else wrap
 
@@ -205,6 +262,7 @@ def tilde(target: str, dist_name: str, *args, name: Optional[str] = None, **kwar
     sp = _pyspan(target)
     d = A.DistCall(sp, dist_name, tuple(_expr(a) for a in args),
                    tuple(A.KwArg(sp, k, _expr(v)) for k, v in kwargs.items()))
+    dist_args(Scope(), d, info, lambda a: None)  # literal arguments now; names once declared (compose)
     fname = name or f"{target}_{dist_name}"
     return Model((), (Factor(fname, "density", target=A.Name(sp, target), dist=d, span=sp),), name=fname)
 

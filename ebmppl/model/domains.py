@@ -8,10 +8,15 @@ NumPyro constraint (and so its bijector, through ``biject_to``), its support tes
 support fits it, its default initial value and how it prints. Adding a domain is a change to
 this file alone: no other module compares domain kinds by name.
 
+Each row also says which numbers its values lie between (:attr:`DomainKind.extent`, an
+:class:`~ebmppl.model.extent.Extent`): that is what a declaration guarantees when its name is used as a
+scale, a temperature or a mixture weight.
+
 Two smaller tables say what the library's distributions need of a domain: :data:`SUPPORTS` (the
 support words a distribution declares: which are discrete, which domain a target should be
 declared with) and :data:`ARGUMENTS` (the words for a distribution argument's domain: what a literal
-must be, which declared domains are accepted, how to fix one that is not).
+must be, which declared domains are accepted, how to fix one that is not). They live in
+:mod:`ebmppl.model.domain_needs` and are re-exported here.
 
 Like NumPyro's ``constraints`` registry with ``biject_to``, the table holds data and small
 functions; it imports nothing of ebmppl above :mod:`ebmppl.dsl.ast`.
@@ -27,6 +32,8 @@ import numpy as np
 from numpyro.distributions import constraints
 
 from ..dsl import ast as A
+from .domain_needs import ARGUMENTS, SUPPORTS, Argument, Support, argument, support  # noqa: F401 (re-exported)
+from .extent import NONNEGATIVE, POSITIVE, PROBABILITY, REAL, UNIT, Extent
 
 
 # ------------------------------------------------------------ extra constraints
@@ -101,6 +108,12 @@ class DomainKind:
             the number of categories), checked like a shape; None when its arguments are not sizes.
         bounds: its two arguments are a lower and an upper bound (``interval(lo, hi)``).
         sizes: a scalar const of the kind may give a size (a shape, a range bound, ``K``): ``int``.
+        extent: ``args -> Extent``: the numbers every value's elements lie between (what a name declared
+            with the kind guarantees where a positive number or a probability is needed).
+        interior: ``(array, args) -> bool array``: the support test for a value a bijector must invert (a
+            param's initial or loaded value): strictly inside, where ``contains`` admits the boundary of a
+            closed set (a simplex with a zero entry). None: the same as ``contains``.
+        normalized: its values are vectors summing to 1 (a simplex): probabilities of categories.
     """
 
     name: str
@@ -121,6 +134,9 @@ class DomainKind:
     size_arg: Optional[str] = None
     bounds: bool = False
     sizes: bool = False
+    extent: Callable[[tuple], Extent] = lambda args: REAL
+    interior: Optional[Callable[[np.ndarray, tuple], np.ndarray]] = None
+    normalized: bool = False
 
     @property
     def continuous(self) -> bool:
@@ -175,39 +191,77 @@ def _full(value):
     return lambda shape, args, dtype: jnp.full(shape, value, dtype)
 
 
+def _always(extent: Extent):
+    return lambda args: extent
+
+
+def _interval_extent(args) -> Extent:
+    lo, hi = (_number(a) for a in args)
+    return Extent(-np.inf if lo is None else lo, np.inf if hi is None else hi)
+
+
+def _categorical_extent(args) -> Extent:
+    k = _number(args[0]) if args else None
+    return Extent(0.0, np.inf if k is None else max(k - 1, 0.0), True, k is not None)
+
+
+# A simplex read from a file or computed in float32 sums to 1 only to rounding: each entry may be off by
+# half an ulp of 1 in float32 (and the sum collects K of those), with a floor for short vectors.
+_F32_EPS = float(np.finfo(np.float32).eps)
+
+
+def _sums_to_one(x: np.ndarray) -> np.ndarray:
+    k = x.shape[-1] if x.ndim else 1
+    tol = max(1e-6, 4 * k * _F32_EPS)
+    return np.abs(np.sum(x, axis=-1, keepdims=True) - 1.0) <= tol
+
+
+def _simplex(x, a):
+    return np.all(np.isfinite(x) & (x >= 0), axis=-1, keepdims=True) & _sums_to_one(x)
+
+
+def _simplex_interior(x, a):
+    return np.all(x > 0, axis=-1, keepdims=True) & _simplex(x, a)
+
+
+def _ordered(x, a):
+    return np.all(np.diff(x, axis=-1) > 0, axis=-1, keepdims=True) & np.all(np.isfinite(x), axis=-1, keepdims=True)
+
+
 _ROWS = (
     DomainKind("real", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
                "a real number", lambda s, a: s == "real", param=True),
-    DomainKind("positive", False, lambda a: constraints.positive, lambda x, a: x > 0, _full(1.0),
-               "a number above 0", lambda s, a: s in ("real", "positive"), param=True),
+    DomainKind("positive", False, lambda a: constraints.positive, lambda x, a: (x > 0) & np.isfinite(x), _full(1.0),
+               "a number above 0", lambda s, a: s in ("real", "positive"), param=True, extent=_always(POSITIVE)),
     DomainKind("unit", False, lambda a: constraints.unit_interval, lambda x, a: (x > 0) & (x < 1), _full(0.5),
                "a number strictly between 0 and 1", lambda s, a: s in ("real", "positive", "unit", "bounded"),
-               param=True),
+               param=True, extent=_always(UNIT)),
     DomainKind("interval", False, lambda a: constraints.interval(float(a[0]), float(a[1])),
                lambda x, a: (x > a[0]) & (x < a[1]),
                lambda shape, a, dtype: jnp.full(shape, (a[0] + a[1]) / 2, dtype),
                "a number strictly inside the interval", _interval_fits, arity=2, usage="interval(lo, hi)",
-               param=True, bounds=True),
-    DomainKind("ordered", False, lambda a: constraints.ordered_vector,
-               lambda x, a: np.all(np.diff(x, axis=-1) > 0, axis=-1, keepdims=True) & np.isfinite(x),
+               param=True, bounds=True, extent=_interval_extent),
+    DomainKind("ordered", False, lambda a: constraints.ordered_vector, _ordered,
                lambda shape, a, dtype: jnp.broadcast_to(jnp.arange(shape[-1], dtype=dtype), shape),
                "an increasing vector", lambda s, a: s == "real", usage="ordered[K]", vector=True, param=True),
-    DomainKind("simplex", False, lambda a: constraints.simplex,
-               lambda x, a: (x > 0) & np.isclose(np.sum(x, axis=-1, keepdims=True), 1.0, rtol=0, atol=1e-5),
+    DomainKind("simplex", False, lambda a: constraints.simplex, _simplex,
                lambda shape, a, dtype: jnp.full(shape, 1.0 / shape[-1], dtype),
-               "a vector of positive numbers that sum to 1", lambda s, a: s in ("real", "simplex"),
-               usage="simplex[K]", vector=True, param=True),
+               "a vector of numbers, 0 or more, that sum to 1", lambda s, a: s in ("real", "simplex"),
+               usage="simplex[K]", vector=True, param=True, extent=_always(Extent(0.0, 1.0, False, True)),
+               interior=_simplex_interior, normalized=True),
     DomainKind("binary", True, lambda a: constraints.boolean, lambda x, a: (x == 0) | (x == 1), _full(0.0),
                "0 or 1", lambda s, a: s in ("binary", "count"), integer_data=True,
                states=lambda a: np.array([0.0, 1.0]),
-               affine_logsum=lambda g: jnp.logaddexp(0.0, -g)),
+               affine_logsum=lambda g: jnp.logaddexp(0.0, -g), extent=_always(PROBABILITY)),
     DomainKind("spin", True, lambda a: SPIN, lambda x, a: np.abs(x) == 1, _full(1.0), "-1 or +1",
-               states=lambda a: np.array([-1.0, 1.0]), affine_logsum=lambda g: jnp.logaddexp(g, -g)),
+               states=lambda a: np.array([-1.0, 1.0]), affine_logsum=lambda g: jnp.logaddexp(g, -g),
+               extent=_always(Extent(-1.0, 1.0, True, True))),
     DomainKind("categorical", True, lambda a: constraints.integer_interval(0, int(a[0]) - 1),
                lambda x, a: (x == np.round(x)) & (x >= 0) & (x < a[0]), _full(0),
                "a whole number from 0 to K - 1", lambda s, a: s == "categorical", arity=1,
                usage="categorical(K)", integer=True, integer_data=True,
-               states=lambda a: np.arange(int(a[0])), size_arg="the number of categories"),
+               states=lambda a: np.arange(int(a[0])), size_arg="the number of categories",
+               extent=_categorical_extent),
     DomainKind("int", True, lambda a: INTEGER, lambda x, a: x == np.round(x), _full(0), "a whole number",
                lambda s, a: s in ("binary", "count", "categorical"), integer=True, integer_data=True,
                sizes=True),
@@ -215,9 +269,9 @@ _ROWS = (
                "the weights of a network", usage="mlp(n_in, [hidden, ...], n_out)", param=True),
     # for values that enter from options and keywords (not declarable in a model): counts and sizes
     DomainKind("count", True, lambda a: constraints.nonnegative_integer, lambda x, a: (x == np.round(x)) & (x >= 0),
-               _full(0), "a whole number, 0 or more", integer=True),
+               _full(0), "a whole number, 0 or more", integer=True, extent=_always(NONNEGATIVE)),
     DomainKind("size", True, lambda a: constraints.positive_integer, lambda x, a: (x == np.round(x)) & (x >= 1),
-               _full(1), "a whole number, 1 or more", integer=True),
+               _full(1), "a whole number, 1 or more", integer=True, extent=_always(Extent(1.0, np.inf, True))),
 )
 
 DOMAINS: dict[str, DomainKind] = {row.name: row for row in _ROWS}
@@ -237,97 +291,6 @@ def _row(table: dict, name: str, what: str):
         return table[name]
     except KeyError:
         raise ValueError(f"unknown {what} {name!r}") from None
-
-
-# ---------------------------------------------------- what distributions need
-@dataclass(frozen=True)
-class Support:
-    """The support of a distribution, as the library names it (``real`` ... ``categorical``).
-
-    Attributes:
-        name: the library's word.
-        discrete: its values are integers (the distribution has a mass function, ``_lpmf``).
-        guaranteed: a target whose domain fits the support (``DomainKind.fits``) always lies inside
-            it, so NumPyro's per-call support check can be skipped (not so for ``uniform``'s bounds,
-            a binomial's count or a categorical's number of categories).
-        kind: the domain kind a target of such a distribution should be declared with.
-    """
-
-    name: str
-    discrete: bool
-    guaranteed: bool
-    kind: str
-
-    @property
-    def declared(self) -> str:
-        """How a hint writes the domain to declare (``simplex[K]``, ``interval(lo, hi)``)."""
-        return lookup(self.kind).written()
-
-
-SUPPORTS: dict[str, Support] = {s.name: s for s in (
-    Support("real", False, True, "real"),
-    Support("positive", False, True, "positive"),
-    Support("unit", False, True, "unit"),
-    Support("simplex", False, True, "simplex"),
-    Support("bounded", False, False, "interval"),
-    Support("binary", True, True, "binary"),
-    Support("count", True, False, "int"),
-    Support("categorical", True, False, "categorical"),
-)}
-
-
-def support(name: str) -> Support:
-    """The :data:`SUPPORTS` row of a distribution's support word; an unknown word is a programming error."""
-    return _row(SUPPORTS, name, "distribution support")
-
-
-@dataclass(frozen=True)
-class Argument:
-    """What a distribution argument must be, as the library names it (``positive``, ``int``, ``cov``).
-
-    Attributes:
-        name: the library's word.
-        need: how a message says what the argument must be (``in (0, 1)``); None: not checked.
-        kind: the domain kind a name passed as the argument should be declared with.
-        literal: ``number -> bool``: a literal number is a valid value; None: literals are not checked.
-        literal_hint: the fix for a literal that is not valid.
-        accepts: ``DomainKind -> bool``: a name declared with that kind is a valid argument.
-        transform_hint: added to the fix for a declared name (how to compute a valid value instead).
-        negation_fails: minus a name it accepts is never valid (``-sigma`` as a scale).
-    """
-
-    name: str
-    need: Optional[str] = None
-    kind: str = ""
-    literal: Optional[Callable[[float], bool]] = None
-    literal_hint: Optional[str] = None
-    accepts: Callable[[DomainKind], bool] = lambda row: True
-    transform_hint: str = ""
-    negation_fails: bool = False
-
-    @property
-    def declared(self) -> str:
-        """How a hint writes the domain to declare (``simplex[K]``)."""
-        return lookup(self.kind).written()
-
-
-ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
-    Argument("real"),
-    Argument("cov"),
-    Argument("chol"),
-    Argument("positive", "positive", "positive", lambda v: v > 0, "use a number above 0",
-             lambda row: row.name == "positive", " (or transform it, e.g. exp(...))", negation_fails=True),
-    Argument("unit", "in (0, 1)", "unit", lambda v: 0 <= v <= 1, "use a number between 0 and 1",
-             lambda row: row.name == "unit"),
-    Argument("simplex", "a simplex", "simplex", accepts=lambda row: row.name == "simplex"),
-    Argument("int", "an integer", "int", lambda v: v == int(v) and v >= 0, "use a whole number, 0 or more",
-             lambda row: row.integer_data),
-)}
-
-
-def argument(name: str) -> Argument:
-    """The :data:`ARGUMENTS` row of a distribution argument's domain word; unknown is a programming error."""
-    return _row(ARGUMENTS, name, "distribution argument domain")
 
 
 # ------------------------------------------------------------------ the value
@@ -381,21 +344,47 @@ def constraint(kind: str, args=()) -> constraints.Constraint:
     return lookup(kind).constraint(tuple(args))
 
 
-def contains(kind: str, args, value) -> np.ndarray:
-    """Elementwise: is each element of ``value`` inside the domain? Strict at open bounds, False for NaN.
+def contains(kind: str, args, value, interior: bool = False) -> np.ndarray:
+    """Elementwise: is each element of ``value`` inside the domain? Strict at open bounds, False for NaN
+    and for infinities (no domain holds them).
 
+    ``interior``: the value is one a bijector must map back to the reals (a param's initial or loaded
+    value), so it must lie strictly inside a closed set too (a simplex with every entry above 0).
     For vector kinds (``ordered``, ``simplex``) the test is per vector, broadcast over its elements.
+
+        >>> contains("positive", (), [1.0, 0.0, float("inf")]).tolist()
+        [True, False, False]
+        >>> p = [0.5, 0.5, 0.0]
+        >>> bool(contains("simplex", (), p).all()), bool(contains("simplex", (), p, interior=True).all())
+        (True, False)
     """
     x = np.asarray(value)
-    with np.errstate(invalid="ignore"):
-        ok = np.asarray(lookup(kind).contains(x, tuple(args)), dtype=bool)
+    row = lookup(kind)
+    test = row.interior if interior and row.interior is not None else row.contains
+    with np.errstate(invalid="ignore", over="ignore"):
+        ok = np.asarray(test(x, tuple(args)), dtype=bool)
     return np.broadcast_to(ok, x.shape)
 
 
-def first_outside(kind: str, args, value) -> Optional[tuple]:
+def first_outside(kind: str, args, value, interior: bool = False) -> Optional[tuple]:
     """The index of the first element outside the domain, or None when every element is inside."""
-    bad = np.argwhere(~contains(kind, args, value))
+    bad = np.argwhere(~contains(kind, args, value, interior))
     return None if not len(bad) else tuple(int(i) for i in bad[0])
+
+
+def extent(kind: str, args=()) -> Extent:
+    """The numbers the elements of a value of ``kind(args)`` lie between (args may be unbound expressions)."""
+    return lookup(kind).extent(tuple(args))
+
+
+def holds_draws(kind: str, args, drawn: Support, between: Extent) -> bool:
+    """Every draw of a distribution with support ``drawn`` (its numbers ``between``) is a value of ``kind(args)``:
+    a param initialized by it starts inside its domain. A vector kind needs draws of its own structure
+    (a simplex from a dirichlet; nothing draws ordered vectors)."""
+    row = lookup(kind)
+    if row.vector and not (drawn.vector and row.normalized and lookup(drawn.kind).normalized):
+        return False
+    return between.within(row.extent(tuple(args)))
 
 
 def default_value(kind: str, shape, args=(), dtype=None):

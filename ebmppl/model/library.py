@@ -30,6 +30,7 @@ class DistInfo:
     param_domains: tuple[str, ...]  # words of the domain table's ARGUMENTS (real, positive, cov, ...)
     support: str  # a word of the domain table's SUPPORTS (real, positive, bounded, count, ...)
     event_dim: int = 0
+    bounds: tuple[str, ...] = ()  # two arguments that bound the support: the first must be below the second
 
     def __post_init__(self):
         domains.support(self.support)  # an unknown word is a mistake in the table below
@@ -54,8 +55,8 @@ class DistInfo:
         return f"{self.name}({', '.join(self.params)})"
 
 
-def _d(name, build, params, arg_domains, support, event_dim=0):
-    return DistInfo(name, build, tuple(params), tuple(arg_domains), support, event_dim)
+def _d(name, build, params, arg_domains, support, event_dim=0, bounds=()):
+    return DistInfo(name, build, tuple(params), tuple(arg_domains), support, event_dim, tuple(bounds))
 
 
 DISTRIBUTIONS: dict[str, DistInfo] = {d.name: d for d in [
@@ -71,7 +72,7 @@ DISTRIBUTIONS: dict[str, DistInfo] = {d.name: d for d in [
     _d("inv_gamma", dist.InverseGamma, ["concentration", "rate"], ["positive", "positive"], "positive"),
     _d("lognormal", dist.LogNormal, ["loc", "scale"], ["real", "positive"], "positive"),
     _d("beta", dist.Beta, ["concentration1", "concentration0"], ["positive", "positive"], "unit"),
-    _d("uniform", dist.Uniform, ["low", "high"], ["real", "real"], "bounded"),
+    _d("uniform", dist.Uniform, ["low", "high"], ["real", "real"], "bounded", bounds=("low", "high")),
     _d("multi_normal", lambda loc, cov, **kw: dist.MultivariateNormal(loc, covariance_matrix=cov, **kw),
        ["loc", "cov"], ["real", "cov"], "real", 1),
     _d("multi_normal_cholesky", lambda loc, L, **kw: dist.MultivariateNormal(loc, scale_tril=L, **kw),

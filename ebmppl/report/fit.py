@@ -15,7 +15,9 @@ from .. import diagnostics, plots
 from ..applications import classify, on_the_real_line
 from ..settings import ensure_compile_cache
 from ..errors import EbmError
+from ..infer.options import prng_key
 from ..infer.sample import sample
+from .keywords import admit
 from .markdown import write_markdown
 from .mmd import mmd_test
 from .values import Chains, Moments, Report
@@ -58,14 +60,19 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
     from ..io import prepare_data
     ensure_compile_cache()
     model = model.bind(consts) if consts is not None else model
-    _check_arguments(model, result, n_samples, max_rows, draws, thin, warmup, persistent_chains)
+    _check_result(model, result)
+    n = admit(n_samples=n_samples, max_rows=max_rows, draws=draws, thin=thin, warmup=warmup,
+              persistent_chains=persistent_chains, permutations=permutations, bandwidth=bandwidth)
+    n_samples, max_rows, draws, thin, warmup, persistent_chains, permutations, bandwidth = (
+        n[k] for k in ("n_samples", "max_rows", "draws", "thin", "warmup", "persistent_chains", "permutations",
+                       "bandwidth"))
+    rng_key = prng_key(key, "key=")
     rows = prepare_data(model, data)
     flat_all, labels = _flatten_rows(model, rows)
     split = _split_rows(len(flat_all), key, max_rows, n_samples)
     flat_data = flat_all[split.test]
     if sampler is None:
         sampler = "gibbs" if all(s.domain.discrete for s in model.random) else "mala"
-    rng_key = jax.random.PRNGKey(key) if isinstance(key, int) else key
     k_run, k_test, k_pers, k_ptest = jax.random.split(rng_key, 4)
 
     init = _data_starts(model, rows, split.start, split.rng)
@@ -90,13 +97,14 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
     return replace(rep, files=files)
 
 
-def _check_arguments(model, result, n_samples, max_rows, draws, thin, warmup, persistent_chains) -> None:
+def _check_result(model, result) -> None:
+    """A result of this model whose params can be used (finite, inside their domains)."""
     if result.fingerprint and result.fingerprint != model.fingerprint:
         raise EbmError("report", f"the fit result belongs to another model (fingerprint {result.fingerprint}, "
                                  f"this model {model.fingerprint})", hint="pass the model that was fitted")
-    if n_samples < 2 or max_rows < 2 or draws < 4 or thin < 1 or warmup < 0 or persistent_chains < 0:
-        raise EbmError("report", "n_samples and max_rows must be at least 2, draws at least 4 (for R-hat), thin "
-                                 "positive, warmup and persistent_chains non-negative")
+    if not getattr(result, "params_usable", True):
+        raise EbmError("report", f"the fit result's params are not usable ({result.failure or result.stopped})",
+                       hint="fit again with a smaller learning rate or gradient clipping")
 
 
 class _Split(NamedTuple):

@@ -12,6 +12,8 @@ import numpy as np
 
 from ..settings import ensure_compile_cache
 from ..errors import EbmError
+from ..infer.options import prng_key
+from .keywords import admit
 
 
 class MMDTest(NamedTuple):
@@ -81,9 +83,9 @@ def mmd_test(x, y, permutations: int = 200, key=0, bandwidth: Optional[float] = 
         raise EbmError("report", "mmd_test needs at least two points in each sample")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise EbmError("report", "mmd_test: the samples are not all finite")
-    if int(permutations) < 1:
-        raise EbmError("report", "mmd_test needs at least one permutation")
-    rng = jax.random.PRNGKey(key) if isinstance(key, int) else key
+    n = admit(permutations=permutations, bandwidth=bandwidth)
+    permutations, bandwidth = n["permutations"], n["bandwidth"]
+    rng = prng_key(key, "key=")
     z = jnp.asarray(np.concatenate([x, y]), dtype=jnp.result_type(float))
     stat, p, h = _mmd_permutations(z, len(x), rng, int(permutations),
                                    jnp.asarray(0.0 if bandwidth is None else bandwidth, z.dtype))

@@ -11,13 +11,13 @@ import numpy as np
 
 from ..settings import ensure_compile_cache
 from ..errors import EbmError
-from ..io import prepare_data
+from ..io import check_params, prepare_data
 from ..setups import Setups, context, digest
 from . import cd, conditional, fce, nce, score_matching as sm, trainer as T, vi
 from .loop import run
 from .mle import mle_objective, normalized
 from .objective import Objective
-from .options import LoopOptions, defaults, loop_options
+from .options import LoopOptions, admit_key, admit_lr, admit_method_options, defaults, loop_options
 from .problem import Problem, on_real_line
 from .result import FitResult
 
@@ -64,6 +64,7 @@ def build_objective(method: str, problem: Problem, data: dict, batch_size: int, 
     builder = _BUILDERS.get(method)
     if builder is None:
         raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
+    admit_method_options(method, options)
     try:
         return builder(problem, data, batch_size, **dict(options))
     except (TypeError, ValueError) as e:
@@ -109,6 +110,7 @@ def fit(model, data, method: str = "auto", steps: int = _D["steps"], batch_size:
         >>> res = ebmppl.fit(ebmppl.load("examples/ring.ebm"), "examples/data/ring.csv", method="ssm", steps=500)
     """
     ensure_compile_cache()
+    lr, key = admit_lr(lr), admit_key(key)
     opts = loop_options(loop, steps=steps, batch_size=batch_size, chunk=chunk, val_data=val_data,
                         val_frac=val_frac, patience=patience, checkpoint_dir=checkpoint_dir,
                         checkpoint_every=checkpoint_every, resume=resume, progress=progress, clip_norm=clip_norm,
@@ -116,6 +118,8 @@ def fit(model, data, method: str = "auto", steps: int = _D["steps"], batch_size:
     if consts is not None:
         model = model.bind(consts)
     method = _check_request(model, method, opts, method_options)
+    if params is not None:
+        check_params(model, params)
     problem = Problem(model)
     train, val = _split(model, data, opts, key)
     data_j = _as_float(train)
@@ -127,7 +131,30 @@ def fit(model, data, method: str = "auto", steps: int = _D["steps"], batch_size:
         "seed": key if isinstance(key, int) else "key", "clip_norm": opts.clip_norm, "average": opts.average,
         "chunk": opts.chunk}}
     return run(problem, trainer, data_j, opts, key=key, params=params, val_data=val_j, method=method,
-               options=_options_for_record(record))
+               options=_options_for_record(record),
+               record=_run_record(method, method_options, opts, optimizer, lr, key, train, val))
+
+
+def _run_record(method, method_options, opts: LoopOptions, optimizer, lr, key, train, val) -> Optional[dict]:
+    """Everything that decides a run's steps, which a checkpoint must match to be resumed (None without
+    checkpoints: the data are then not digested)."""
+    if opts.checkpoint_dir is None:
+        return None
+    import jax
+    seed = key if isinstance(key, int) else "key " + str(digest(np.asarray(jax.random.key_data(key)) if
+                                                               jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                                               else np.asarray(key)))
+    loop = {"batch_size": int(opts.batch_size), "chunk": int(opts.chunk), "lr": _plain(lr, "schedule"),
+            "optimizer": _plain(optimizer, "custom"), "seed": seed, "clip_norm": opts.clip_norm,
+            "average": opts.average or None, "val_frac": opts.val_frac if opts.val_data is None else None,
+            "patience": opts.patience}
+    return {"method": method, "options": _options_for_record(method_options), "loop": loop,
+            "x64": bool(jax.config.jax_enable_x64), "data": digest(train),
+            "val_data": None if val is None else digest(val)}
+
+
+def _plain(value, otherwise: str):
+    return value if isinstance(value, (str, int, float)) else otherwise
 
 
 def _check_request(model, method: str, opts: LoopOptions, method_options: dict) -> str:
@@ -136,8 +163,6 @@ def _check_request(model, method: str, opts: LoopOptions, method_options: dict) 
         raise EbmError("fit", f"unknown method '{method}'", hint=f"choose one of {', '.join(METHODS)}")
     if not model.params:
         raise EbmError("fit", "the model has no params to fit", hint="declare some with `param NAME : ...`")
-    if opts.steps < 1 or opts.batch_size < 1:
-        raise EbmError("fit", "steps and batch_size must be positive")
     clash = sorted(set(method_options) & _FIT_ARGS)
     if clash:
         raise EbmError("fit", f"'{clash[0]}' is an argument of fit, not a method option",
@@ -145,6 +170,7 @@ def _check_request(model, method: str, opts: LoopOptions, method_options: dict) 
     if method == "auto":
         method, why = choose_method(model)
         print(f"method=auto: {why}", file=sys.stderr)
+    admit_method_options(method, method_options)
     return method
 
 
@@ -153,8 +179,6 @@ def _split(model, data, opts: LoopOptions, key) -> tuple:
     data = prepare_data(model, data)
     val_data = opts.val_data
     if val_data is None and opts.val_frac:
-        if not 0 < opts.val_frac < 1:
-            raise EbmError("fit", "val_frac must be between 0 and 1")
         n = next(iter(data.values())).shape[0]
         perm = np.random.default_rng(0 if not isinstance(key, int) else key).permutation(n)
         n_val = max(1, int(round(opts.val_frac * n)))

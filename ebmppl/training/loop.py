@@ -7,8 +7,13 @@ a :class:`~ebmppl.training.trainer.Trainer`: minibatches reshuffled every epoch,
 chunks (no Python loop per step), validation and early stopping, a guard that stops on a non-finite loss
 and keeps the last good params, atomic checkpoints (:mod:`ebmppl.training.checkpoint`) and exact resume:
 the step-t key and the epoch shuffle (:mod:`ebmppl.training.shuffle`) are functions of (seed, t), so a
-resumed run retraces the uninterrupted one bit for bit. Batches are sharded over all devices along a
-'data' mesh axis.
+resumed run retraces the uninterrupted one bit for bit (chunks end at multiples of the chunk length, and
+a checkpoint keeps early stopping's state and the state before the last chunk). Batches are sharded over
+all devices along a 'data' mesh axis.
+
+Ctrl-C (a KeyboardInterrupt, between chunks or inside one's host-side work) ends a run with the last
+whole chunk: its params and history, a checkpoint when checkpoints are on, and a result marked
+``interrupted``. Final params that are not finite or lie outside their domain are never a success.
 
 The guard is optimistic: the steps run without the guard's selects; the host checks the chunk's losses
 and gradient norms, and only a chunk with a non-finite one is replayed from its start under the guard
@@ -26,7 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .checkpoint import resume, save_checkpoint
+from ..errors import EbmError
+from ..io import check_params
+from .checkpoint import check_folder, prepare, restore, save_checkpoint
 from .options import LoopOptions
 from .result import FitResult
 from .trainer import Trainer, guard_start
@@ -68,63 +75,129 @@ class Watch(NamedTuple):
     since_best: int = 0
 
 
+class Reached(NamedTuple):
+    """What the loop has reached after a whole chunk: the state, the step, early stopping's watch, the state
+    before the chunk with its steps (the NaN guard replays them) and the length of each history list.
+
+    The loop commits it in one assignment, so Ctrl-C at any moment finds a consistent one."""
+
+    state: Any
+    t: int
+    watch: Watch
+    prev: Any
+    lengths: dict
+
+
+class Plan(NamedTuple):
+    """The fixed parts of a run the loop's steps read."""
+
+    trainer: Trainer
+    inputs: tuple
+    val_data: Optional[dict]
+    loop: LoopOptions
+    steps: int
+    chunk: int
+    every: Optional[int]
+    ckpt: Optional[Path]
+    model: Any
+    record: dict
+
+
 def run(problem, trainer: Trainer, data: dict, loop: LoopOptions, *, key=0, params=None,
-        val_data: Optional[dict] = None, method: str = "", options: Optional[dict] = None) -> FitResult:
+        val_data: Optional[dict] = None, method: str = "", options: Optional[dict] = None,
+        record: Optional[dict] = None) -> FitResult:
     """Train with ``trainer`` (see :class:`~ebmppl.training.trainer.Trainer`) on ``data`` (at least one row).
 
     ``loop`` gives the steps, chunk, validation patience, checkpoints and progress (its batch size,
-    averaging and clipping are the trainer's); ``val_data`` are prepared validation arrays or None.
+    averaging and clipping are the trainer's); ``val_data`` are prepared validation arrays or None;
+    ``record`` is what a checkpoint must match to be resumed (see :mod:`~ebmppl.training.checkpoint`).
+    Ctrl-C (KeyboardInterrupt) ends the run with the last whole chunk's params, checkpointed when
+    checkpoints are on, and a result marked ``interrupted``.
     """
     model = problem.model
     options = dict(options or {})
     steps = int(loop.steps)
     chunk = int(max(1, min(loop.chunk, steps)))
     every = None if loop.checkpoint_every is None else max(chunk, (int(loop.checkpoint_every) // chunk) * chunk)
-    ckpt = Path(loop.checkpoint_dir) if loop.checkpoint_dir is not None else None
+    ckpt = check_folder(loop.checkpoint_dir)
+    record = record if record is not None else {"method": method, "options": options}
+    meta = prepare(ckpt, model, record, steps) if loop.resume else None  # before anything compiles
     keys = Keys.of(key)
     params = params if params is not None else model.init_params(keys.init)  # eager: it checks the domains
     data = {k: jnp.asarray(v) for k, v in data.items()}
-    state, start, hist = _start(trainer, params, keys, data)
-    if loop.resume:
-        loaded = resume(ckpt, model, method, options, state, loop.progress)
-        if loaded is not None:
-            state, start, hist = loaded
-    inputs = (data, keys.steps, keys.data)
-    watch, stopped, kept, prev = Watch(), "steps", None, None
-    last_good_loss = np.nan
-    t0 = time.perf_counter()
-    t = start
-    while t < steps:
-        t_end = min(steps, t + chunk)
-        out = _chunk(trainer, state, prev, t, t_end, inputs)
-        prev, state, kept = (state, jnp.arange(t, t_end)), out.state, out.kept
-        last_good_loss = _record(hist, t, out, last_good_loss)
-        if out.bad_step is not None:
-            stopped = _failure(out, t, last_good_loss)
-            print(f"warning: {stopped}", file=sys.stderr)
-            break
-        t = t_end
-        if val_data is not None:
-            watch, stop = _validate(trainer, state, val_data, hist, t, watch, loop.patience)
-            if stop is not None:
-                stopped = stop
-                if loop.progress:
-                    print(stopped, file=sys.stderr)
-                break
-        if ckpt is not None and every and (t % every == 0 or t == steps):
-            save_checkpoint(ckpt, model, method, options, state, t, hist)
-        if loop.progress:
-            _progress(t, steps, hist, time.perf_counter() - t0, start)
+    state, hist = _start(trainer, params, keys, data)
+    box = [Reached(state, 0, Watch(), None, _lengths(hist))]
+    if meta is not None:
+        saved = restore(ckpt, meta, state, loop.progress)
+        hist = {**hist, **saved.hist}
+        box[0] = Reached(saved.state, saved.step, Watch(*saved.watch), saved.prev, _lengths(hist))
+    plan = Plan(trainer, (data, keys.steps, keys.data), val_data, loop, steps, chunk, every, ckpt, model, record)
+    start, interrupted = box[0].t, False
+    try:
+        stopped, kept = _steps(plan, box, hist)
+    except KeyboardInterrupt:
+        stopped, kept, interrupted = _interrupted(plan, box[0], hist, start), None, True
     if loop.progress:
         print(file=sys.stderr)
-    return _result(problem, trainer, state, kept, hist, method, options, stopped)
+    return _result(problem, trainer, box[0].state, kept, hist, method, options, stopped, interrupted)
+
+
+def _steps(plan: Plan, box: list, hist: dict) -> tuple:
+    """Run whole chunks from ``box[0]`` to the end, committing each to ``box[0]``: (why the run stopped, the
+    params kept after a non-finite step or None)."""
+    r = box[0]
+    start, t0 = r.t, time.perf_counter()
+    last_good_loss = float(hist["loss"][-1]) if hist["loss"] else np.nan
+    while r.t < plan.steps:
+        t, t_end = r.t, min(plan.steps, (r.t // plan.chunk + 1) * plan.chunk)  # chunks start at multiples
+        out = _chunk(plan.trainer, r.state, r.prev, t, t_end, plan.inputs)
+        last_good_loss = _record(hist, t, out, last_good_loss)
+        if out.bad_step is not None:
+            box[0] = r._replace(state=out.state, lengths=_lengths(hist))
+            stopped = _failure(out, t, last_good_loss)
+            print(f"warning: {stopped}", file=sys.stderr)
+            return stopped, out.kept
+        watch, stop = r.watch, None
+        if plan.val_data is not None:
+            watch, stop = _validate(plan.trainer, out.state, plan.val_data, hist, t_end, r.watch, plan.loop.patience)
+        r = Reached(out.state, t_end, watch, (r.state, jnp.arange(t, t_end)), _lengths(hist))
+        box[0] = r
+        if stop is not None:
+            if plan.loop.progress:
+                print(stop, file=sys.stderr)
+            return stop, None
+        if plan.ckpt is not None and plan.every and (t_end % plan.every == 0 or t_end == plan.steps):
+            save_checkpoint(plan.ckpt, plan.model, plan.record, r, hist)
+        if plan.loop.progress:
+            _progress(t_end, plan.steps, hist, time.perf_counter() - t0, start)
+    return "steps", None
+
+
+def _interrupted(plan: Plan, r: Reached, hist: dict, start: int) -> str:
+    """After Ctrl-C: the history cut back to the last whole chunk, which is checkpointed (when checkpoints are
+    on and it is past where the run started); why the run stopped."""
+    for k in list(hist):
+        if k in r.lengths:
+            del hist[k][r.lengths[k]:]
+        else:
+            del hist[k]
+    if plan.ckpt is not None and r.t > start:
+        try:
+            save_checkpoint(plan.ckpt, plan.model, plan.record, r, hist)
+        except KeyboardInterrupt:  # a second Ctrl-C: the previous checkpoint stays (the writes are atomic)
+            pass
+    return f"interrupted at step {r.t}"
+
+
+def _lengths(hist: dict) -> dict:
+    return {k: len(v) for k, v in hist.items()}
 
 
 def _start(trainer: Trainer, params, keys: Keys, data: dict) -> tuple:
-    """The loop's state at step 0, ``(theta, opt_state, mstate, avg)``, with step 0 and an empty history."""
+    """The loop's state at step 0, ``(theta, opt_state, mstate, avg)``, and an empty history."""
     theta, opt_state, mstate = trainer.start(params, keys.extra, keys.state, data)
     hist = {"step": [], "loss": [], "grad_norm": [], "time": [], "val_step": [], "val_loss": []}
-    return (theta, opt_state, mstate, theta), 0, hist
+    return (theta, opt_state, mstate, theta), hist
 
 
 def _chunk(trainer: Trainer, state, prev, t: int, t_end: int, inputs) -> Outcome:
@@ -180,16 +253,30 @@ def _validate(trainer: Trainer, state, val_data: dict, hist: dict, t: int, watch
     return watch, None
 
 
-def _result(problem, trainer: Trainer, state, kept, hist: dict, method: str, options: dict,
-            stopped: str) -> FitResult:
-    """The :class:`FitResult`: the kept, averaged or last params (constrained), extras, history and state."""
+def _result(problem, trainer: Trainer, state, kept, hist: dict, method: str, options: dict, stopped: str,
+            interrupted: bool = False) -> FitResult:
+    """The :class:`FitResult`: the kept, averaged or last params (constrained), extras, history and state.
+
+    Params that are not finite or lie outside their domain (a ``positive`` param whose log went so far down
+    that it is 0 in float32) are never a success: the result says why and that they are not usable."""
     theta, _, mstate, avg = state
     theta = kept if kept is not None else (avg if trainer.average else theta)
     fitted = {k: np.asarray(v) if not isinstance(v, dict) else jax.tree_util.tree_map(np.asarray, v)
               for k, v in problem.constrain(theta["model"]).items()}
     extra = {k.lstrip("@"): jax.tree_util.tree_map(np.asarray, v) for k, v in theta["extra"].items()}
     history = {k: np.asarray(v) for k, v in hist.items()}
-    return FitResult(fitted, history, method, options, extra, mstate, stopped, problem.model.fingerprint)
+    done = len(hist["loss"])
+    failure = None if stopped == "steps" or stopped.startswith(("early stopping", "interrupted")) else stopped
+    usable = True
+    try:
+        check_params(problem.model, fitted, shapes=False)
+    except EbmError as e:
+        usable = False
+        failure = f"stopped at step {done}: the fitted params are not usable: {e.message}"
+        stopped = failure if not interrupted else f"{stopped}; the params are not usable: {e.message}"
+        print(f"warning: {failure}", file=sys.stderr)
+    return FitResult(fitted, history, method, options, extra, mstate, stopped, problem.model.fingerprint,
+                     steps_done=done, interrupted=interrupted, failure=failure, params_usable=usable)
 
 
 def _progress(t, steps, hist, elapsed, start):

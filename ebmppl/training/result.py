@@ -18,8 +18,16 @@ class FitResult:
         method, options: what was run.
         extra: the method's own trained values (NCE's ``logz``, a flow's params, ...).
         state: the method's carried state at the end (persistent chains).
-        stopped: why training ended ('steps', 'early stopping', or the non-finite message).
+        stopped: why training ended: 'steps', 'early stopping at step N: ...', 'interrupted at step N'
+            (Ctrl-C), or 'stopped at step N: ...' (a non-finite loss, or params that are not usable).
         fingerprint: the fitted model's fingerprint.
+        steps_done: the steps the params and history have reached (a resumed run counts from 0).
+        interrupted: Ctrl-C ended the run; the params and history are those of the last whole chunk
+            (checkpointed when checkpoints were on).
+        failure: why the result is not a success, or None: a non-finite loss (the params are the last
+            finite ones) or params outside their domain or not finite.
+        params_usable: the params are finite and inside every param's domain; when False they must not be
+            used or written as fitted params.
 
     A training report of a result is :func:`ebmppl.report.fit_report` ``(model, result, data)``.
     """
@@ -32,6 +40,15 @@ class FitResult:
     state: Any = None
     stopped: str = "steps"
     fingerprint: str = ""
+    steps_done: int = 0
+    interrupted: bool = False
+    failure: Optional[str] = None
+    params_usable: bool = True
+
+    @property
+    def ok(self) -> bool:
+        """The run ended as asked (all its steps, or early stopping) with usable params."""
+        return self.failure is None and not self.interrupted and self.params_usable
 
     @property
     def logz(self) -> Optional[float]:

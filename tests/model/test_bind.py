@@ -90,3 +90,63 @@ def test_integer_consts_are_stored_as_integers():
     m = ebm.parse("const n : int\nconst k : categorical(3)[2]\nconst b : binary[2]\nvar x : real\n"
                   "factor e = x^2 * (n + sum(k) + sum(b))", data={"n": 3, "k": [0, 2], "b": [1, 0]})
     assert {k: v.dtype for k, v in m.const_values.items()} == {"n": np.int64, "k": np.int32, "b": np.int32}
+
+
+# ------------------------------------------------ hostile values
+ONE = "const c : {}\nvar x : real\nfactor e = x^2 * sum(c)"
+
+
+@pytest.mark.parametrize("decl, value, match", [
+    ("binary", True, r"const 'c' in data holds true/false \(true\), not a number"),
+    ("real[2]", [1.0, True], r"holds true/false \(true\) at element \[1\]"),
+    ("real[2]", [1, "2"], r"holds a string \(\"2\"\) at element \[1\]"),
+    ("real[2]", [1, None], r"holds null at element \[1\]"),
+    ("real", {"a": 1}, r"holds an object, not a number"),
+    ("real[2, 2]", [[1, 2], [3]], r"is a ragged list: element \[0\] has 2 items, element \[1\] has 1 items"),
+    ("real[2]", [[1], 2], r"is a ragged list: element \[0\] has 1 items, element \[1\] has a number"),
+    ("real", 1e39, r"const 'c' in data is 1e\+39, beyond the largest float32"),
+    ("positive", 1e-60, r"must be positive; element \[\] is 1e-60 \(0 in float32\)"),
+    ("int", 3_000_000_000, r"is 3000000000, beyond the int32 range"),
+    ("int", 10**400, r"integer too large to store"),
+    ("simplex[3]", [0.5, 0.5, 0.5], r"must be simplex"),
+    ("real[2]", object(), r"holds a value of type object, not a number"),
+])
+def test_bound_values_that_are_not_numbers_of_the_dtype_used_are_refused(decl, value, match):
+    with pytest.raises(EbmDataError, match=match) as e:
+        ebm.parse(ONE.format(decl), data={"c": value})
+    if isinstance(value, bool) or value == [1.0, True]:
+        assert e.value.hint == "write 1 or 0"
+
+
+def test_bound_values_fit_the_dtype_when_float64_is_on(x64):
+    m = ebm.parse(ONE.format("real"), data={"c": 1e39})
+    assert float(m.const_values["c"]) == 1e39
+
+
+@pytest.mark.parametrize("src, data, match", [
+    ("const lo : real\nconst c : interval(lo, 1)", {"lo": 0, "c": 2}, r"const 'c' in data must be a number strictly "
+                                                                     r"inside the interval .*got 2"),
+    ("const K : int\nconst c : categorical(K)[2]", {"K": 3, "c": [0, 3]}, r"element \[1\] is 3"),
+])
+def test_domains_with_bound_arguments_are_checked_once_they_are_known(src, data, match):
+    with pytest.raises(EbmDataError, match=match):
+        ebm.parse(src + "\nvar x : real\nfactor e = x^2 * sum(c)", data=data)
+
+
+def test_arrays_and_bool_arrays_bind():
+    m = ebm.parse(ONE.format("binary[3]"), data={"c": np.array([True, False, True])})
+    assert m.const_values["c"].tolist() == [1, 0, 1]
+    m = ebm.parse(ONE.format("real[2, 0]"), data={"c": [[], []]})
+    assert m.const_values["c"].shape == (2, 0)
+
+
+def test_deeply_nested_json_is_a_data_error(tmp_path):
+    p = tmp_path / "c.json"
+    p.write_text('{"c": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(EbmDataError, match="nests lists or objects too deeply"):
+        ebm.parse(ONE.format("real[2]"), data=p)
+    with pytest.raises(EbmDataError, match="nests lists more than 32 deep"):
+        nested = [1.0]
+        for _ in range(40):
+            nested = [nested]
+        ebm.parse(ONE.format("real[2]"), data={"c": nested})

@@ -140,3 +140,98 @@ def test_python_init_params_match_dsl():
         a, b = load_example(name).init_params(3), PY[name]().init_params(3)
         for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
             np.testing.assert_array_equal(x, y)
+
+
+# ------------------------------------------------ what a Python declaration guarantees
+X = ebm.declare(x=ebm.real)
+
+
+def _components():
+    return [X + ebm.normal("x", 0, 1), X + ebm.normal("x", 1, 1)]
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: ebm.mixture([np.inf, 1], _components()), "mixture weights must be finite, got inf"),
+    (lambda: ebm.mixture([np.nan, 1], _components()), "mixture weights must be positive, got nan"),
+    (lambda: ebm.mixture([-1, 1], _components()), "mixture weights must be positive, got -1"),
+    (lambda: ebm.mixture(["w", 1], _components()), "mixture weights must be numbers above 0, got 'w'"),
+    (lambda: ebm.mixture([True, 1], _components()), "mixture weights must be numbers above 0, got True"),
+    (lambda: ebm.mixture([1, 1], _components(), logz=[0.0, np.inf]), "must be a finite number, got inf"),
+    (lambda: (X + ebm.normal("x", 0, 1)) / np.inf, "a temperature must be finite, got inf"),
+    (lambda: (X + ebm.normal("x", 0, 1)) / 0, "a temperature must be positive, got 0"),
+    (lambda: (ebm.declare(T=ebm.param(ebm.real, init=-1.0)) + X + ebm.normal("x", 0, 1)) / "T",
+     "a temperature must be positive, but 'T' is declared real"),
+    (lambda: (X + ebm.normal("x", 0, 1)) / "T" + ebm.declare(T=ebm.param(ebm.real, init=1.0)),
+     "a temperature must be positive, but 'T' is declared real"),
+    (lambda: ebm.declare(s=ebm.param(ebm.real, init=1.0)) + X + ebm.normal("x", 0, "s"),
+     "the scale of normal must be positive, but 's' is declared real"),
+    # the declaration may come after the density: the sum is checked once it has both
+    (lambda: ebm.normal("x", 0, "s") + X + ebm.declare(s=ebm.param(ebm.real, init=1.0)),
+     "the scale of normal must be positive, but 's' is declared real"),
+    (lambda: ebm.normal("x", 0, np.inf), "the scale of normal must be finite, got inf"),
+    (lambda: ebm.normal("x", -np.inf, 1), "the loc of normal must be finite, got -inf"),
+    (lambda: ebm.uniform("x", 1, 0), "the low of uniform must be below its high, got 1 and 0"),
+    (lambda: ebm.dists.categorical("k", "p") + ebm.declare(k=ebm.categorical(3), p=ebm.param(ebm.positive(3))),
+     "the probs of categorical must be a simplex, but 'p' is declared positive[3]"),
+    (lambda: ebm.declare(p=ebm.simplex(0)), "a simplex value is a vector of at least 1 entry"),
+    (lambda: ebm.declare(p=ebm.ordered), "an ordered value is a vector of at least 1 entry"),
+    (lambda: ebm.real(-1), "a size must be a whole number, 0 or more, got -1"),
+    (lambda: ebm.real(True), "a size must be an int or the name of an int const, got True"),
+    (lambda: ebm.declare(v=ebm.real(0)), "'v' would be empty: a size is 0"),
+    (lambda: ebm.declare(w=ebm.param(ebm.real(3, 0))), "'w' would be empty: a size is 0"),
+    (lambda: ebm.categorical(0), "the number of categories must be at least 1, got 0"),
+    (lambda: ebm.interval(0, np.inf), "the upper bound of interval must be finite, got inf"),
+    (lambda: ebm.interval(np.nan, 1), "the lower bound of interval must be finite, got nan"),
+    (lambda: ebm.interval(2, 1), "empty interval(2, 1)"),
+    (lambda: ebm.mlp(2, [0], 1), "a hidden size must be at least 1, got 0"),
+    (lambda: ebm.declare(k=ebm.param(ebm.categorical(3))), "'k': a param is learned by gradients"),
+    (lambda: ebm.declare(s=ebm.param(ebm.positive, init_dist=("normal", 0, 1))),
+     "the initializer normal draws values outside the domain of 's' (param s : positive)"),
+    (lambda: ebm.declare(o=ebm.param(ebm.ordered(3), init_dist=("normal", 0, 1))),
+     "the initializer normal draws values outside the domain of 'o'"),
+    (lambda: ebm.declare(lp=ebm.real), "'lp' is the name of a sample statistic"),
+    (lambda: ebm.declare(draw=ebm.latent(ebm.real)), "'draw' is the name of an axis of the saved draws"),
+    (lambda: ebm.let(lambda x: x, name="energy"), "'energy' is the name of a sample statistic"),
+    (lambda: ebm.declare(x_dim_0=ebm.const(ebm.real(2))), "has the form of an axis name"),
+    (lambda: ebm.declare(N=ebm.const(ebm.integer, 2), W=ebm.real("N", "N"), N_1=ebm.real),
+     "'N_1' is the name of an axis of 'W'"),
+    (lambda: ebm.declare(x=ebm.real(100000, 100000)), "elements, more than"),
+])
+def test_python_declarations_get_the_checks_of_ebm_ones(build, message):
+    with pytest.raises(ebm.EbmError) as info:
+        build()
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize("build", [
+    lambda: (ebm.declare(T=ebm.param(ebm.positive, init=1.0)) + X + ebm.normal("x", 0, 1)) / "T",
+    lambda: (X + ebm.normal("x", 0, 1)) / np.float32(2.0),
+    lambda: ebm.mixture(np.array([0.2, 0.8]), _components()),
+    lambda: ebm.declare(s=ebm.param(ebm.positive, init_dist=("gamma", 2, 2))) + X + ebm.normal("x", 0, "s"),
+    lambda: ebm.declare(u=ebm.param(ebm.interval(0, 2), init_dist=("uniform", 0.5, 1))),
+    lambda: ebm.declare(y=ebm.const(ebm.real(0))),  # empty data is legal
+    lambda: ebm.declare(energy=ebm.param(ebm.positive, init=1.0)),  # params are not saved with the draws
+    # a Python let is a function nothing can look into: it is taken as it is
+    lambda: (ebm.let(lambda s: jnp.exp(s), name="sd", s=ebm.param(ebm.real, init=0.0)) + X
+             + ebm.normal("x", 0, "sd")),
+])
+def test_python_declarations_that_guarantee_what_is_needed_load(build):
+    assert isinstance(build(), ebm.Model)
+
+
+def test_a_one_category_python_categorical_warns():
+    with pytest.warns(UserWarning, match="one category"):
+        ebm.categorical(1)
+
+
+def test_every_sample_statistic_is_a_reserved_name():
+    """The names refused for vars, latents and lets cover what every sampler writes to sample_stats."""
+    from ebmppl.model.check_names import SAMPLE_STATS
+    cont = ebm.parse("var x : real\nfactor f = x^2\n")
+    mixed = ebm.parse("var x : real\nvar b : binary[2]\nfactor f = x^2 + sum(b) * x\n")
+    written = set()
+    for model, samplers in ((cont, ("nuts", "hmc", "mala", "rwmh", "ula")), (mixed, ("nuts", "gibbs", "gwg"))):
+        for sampler in samplers:
+            idata = ebm.sample(model, sampler=sampler, chains=1, draws=5, warmup=5, progress=False)
+            written |= set(idata.sample_stats.data_vars)
+    assert written <= SAMPLE_STATS, sorted(written - SAMPLE_STATS)

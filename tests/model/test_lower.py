@@ -281,3 +281,116 @@ def test_unbound_consts_get_placeholders_inside_their_domains():
     low = lower(m, placeholders=True)
     assert low.shapes["x"] == (1009,)
     assert float(low.const_env["z"].min()) > 0 and set(np.unique(low.const_env["s"])) == {1.0}
+
+
+# ------------------------------------------------ values known when the model is lowered
+X = "var x : real\n"
+
+
+def _refused(src, kind, match):
+    with pytest.raises(EbmError, match=match) as e:
+        ebm.parse(src)
+    assert e.value.kind == kind, e.value.render()
+    return e.value
+
+
+@pytest.mark.parametrize("src, match", [
+    ("const b : binary = 3", r"default of 'b' must be 0 or 1 \(binary\), got 3"),
+    ("const s : positive = 0 - 1", r"default of 's' must be a number above 0 \(positive\), got -1"),
+    ("const p : simplex[3] = [0.5, 0.5, 0.5]", r"default of 'p' .* sum to 1 \(simplex\), got \[0.5, 0.5, 0.5\]"),
+    ("const u : unit = 1", r"strictly between 0 and 1 \(unit\), got 1"),
+    ("const lo : real = 0\nconst a : interval(lo, 1) = 1", r"default of 'a' .*interval\(0.0, 1.0\)"),
+    ("const k : categorical(3)[2] = [0, 3]", r"default of 'k' .*element \[1\] is 3"),
+    ("const a : real = exp(1000)", r"exp\(1000\) evaluates to inf in float32"),
+    ("const a : real = 1e39", r"1e39 is not finite in float32"),
+    ("param u : unit = 1", r"initial value of 'u' must be a number strictly between 0 and 1 \(unit\), got 1"),
+    ("param u : interval(0, 1) = 1", r"initial value of 'u' .*strictly inside"),
+    ("param p : simplex[3] = [0.5, 0.5, 0]", r"initial value of 'p' .*every entry above 0"),
+    ("param o : ordered[3] = 0", r"initial value of 'o' must be an increasing vector"),
+    ("param a : real ~ normal(0, 0 - 1)", r"the scale of normal must be positive, got -1"),
+])
+def test_static_values_outside_their_domain_are_refused_at_their_source(src, match):
+    err = _refused(src + "\n" + X + "factor f = x^2\n", "semantic", match)
+    assert err.span is not None and err.span.line <= src.count("\n") + 1
+
+
+@pytest.mark.parametrize("dist, match", [
+    ("p ~ dirichlet([1, -1, 1])", r"concentration of dirichlet must be positive; element \[1\] is -1"),
+    ("k ~ categorical([0.5, 0.2, 0.2])", r"probs of categorical must be a simplex"),
+    ("y ~ multi_normal([0, 0], [[1, 2], [2, 1]])", r"cov of multi_normal must be a covariance matrix"),
+    ("y ~ multi_normal_cholesky([0, 0], [[-1, 0], [0, 1]])", r"L of multi_normal_cholesky must be a Cholesky"),
+    ("u ~ uniform(a, 1)", r"bounds of uniform are empty: low 3 is not below high 1"),
+    ("x ~ normal(inf - inf, 1)", r"loc of normal must be a finite number, got nan"),
+    ("factor g = -sum(normal_lpdf(y[i] | 0, i - 1) for i in range(2))", r"scale of normal .*got -1 \(where i = 0\)"),
+])
+def test_static_distribution_arguments_are_checked(dist, match):
+    decls = "const a : real = 3\nvar p : simplex[3]\nvar k : categorical(3)\nvar y : real[2]\nvar u : interval(0, 1)\n"
+    _refused(decls + X + dist + "\n", "semantic", match)
+
+
+@pytest.mark.parametrize("body, match", [
+    ("sum([x[i] for i in range(5)])", r"index i takes values from 0 to 4, out of range for axis 0 of size 3"),
+    ("sum([x[i + 1] for i in range(3)])", r"index i \+ 1 takes values from 1 to 3"),
+    ("x[k]^2", r"index k takes values from 0 to 4"),
+    ("sum(x[g])", r"index g takes values from 0 to 5"),
+    ("sum([[x[i + j] for j in range(2)] for i in range(3)])", r"from 0 to 3"),
+    ("sum(W[1, [0, 3]])", None),  # a list index is not analysed: left to JAX
+    ("sum([x[i + 1] if i < 3 else 0 for i in range(3)])", r"index i \+ 1 takes values from 1 to 3"),
+    ("sum([x[i + 1] if x[0] > 0 else 0 for i in range(3)])", r"index i \+ 1 takes values from 1 to 3"),
+])
+def test_index_ranges_are_checked_against_the_axis(body, match):
+    src = "var x : real[3]\nvar W : real[2, 4]\nvar k : categorical(5)\nconst g : int[2] = [0, 5]\nfactor f = " + body
+    if match is None:
+        ebm.parse(src)
+        return
+    _refused(src, "shape", match)
+
+
+@pytest.mark.parametrize("body", ["sum([x[i] * x[i - 1] for i in range(1, 3)])", "sum([x[(i + 1) % 3] for i in range(3)])",
+                                  "x[k]^2", "x[-3]", "sum([x[2 - i] for i in range(3)])",
+                                  # both branches are computed, the condition keeps the one in range
+                                  "sum([x[i + 1] if i < 2 else 0 for i in range(3)])", "x[k + 1] if k < 2 else x[0]",
+                                  "sum([where(i + 1 < 3, x[i + 1], 0) for i in range(3)])",
+                                  "sum([x[clip(i + 1, 0, 2)] for i in range(3)])"])
+def test_index_ranges_inside_the_axis_load(body):
+    ebm.parse("var x : real[3]\nvar k : categorical(3)\nfactor f = " + body)
+
+
+@pytest.mark.parametrize("src, kind, match", [
+    ("const n : int = 4 / 0\nvar y : real[n]", "semantic", r"division by zero in 4 / 0"),
+    ("const n : int = 3\nvar y : real[n % 0]", "semantic", r"modulo by zero in n % 0"),
+    ("var y : real[3]\nfactor g = sum([y[i] for i in range(0, 3, 0)])", "semantic", r"range\(0, 3, 0\) has step 0"),
+    ("var y : real[3]\nfactor g = sum(y * arange(0, 3, 0))", "semantic", r"arange\(0, 3, 0\) cannot be computed"),
+    ("const n : int = 100000 * 100000\nvar y : real[n]", "limit", r"100000 \* 100000 is 10,000,000,000, beyond the int32"),
+    ("const n : int = 2 ^ 40", "limit", r"2 \^ 40 is 1,099,511,627,776"),
+    ("const n : int = 100000\nvar y : real[n, n]", "limit", r"var 'y' .* would need 37.3 GiB .* more than the 2 GiB"),
+    ("factor g = sum(i * 1.0 for i in range(0, 2000000000))", "limit", r"range\(0, 2000000000\) would need 7.45 GiB"),
+    ("var y : real[2]\nparam h : mlp(2, [100000, 100000], 1)", "limit", r"weight matrix of the mlp 'h' \(100000 x 100000\)"),
+    ("factor g = sum(zeros(100000, 100000))", "limit", r"zeros\(100000, 100000\) would need"),
+    ("var y : real[100000]\nfactor g = sum(outer(y, y))", "limit", r"outer\(y, y\) would need"),
+    ("var k : categorical(1000000000)", "limit", r"states of categorical\(1000000000\)"),
+    ("const n : int = 1 - 1\nvar p : simplex[n]", "semantic", r"'p' would be empty: simplex\[n\] = \[0\]"),
+])
+def test_static_arithmetic_and_sizes_never_escape_as_python_errors(src, kind, match):
+    _refused(src + "\n" + X + "factor f = x^2\n", kind, match)
+
+
+def test_legal_static_values_load(x64):
+    m = ebm.parse(X + "const a : real = 1e39\nconst n : int = 3000000000\nparam w : interval(0, 2) = 1\n"
+                  "factor f = (x - 3000000000) ^ 2 * a / n * w\n")  # float64: both fit
+    assert m.lowered.const_env["n"] == 3000000000
+    m = ebm.parse(X + "var k : categorical(3)\nfactor f = x^2 - normal_lpdf(x | 0, 1) + k\n"
+                  "k ~ categorical([1, 0, 0])\n")  # a probability of 0 is a legal categorical
+    assert m.lowered is not None
+
+
+def test_unbound_consts_are_not_checked_as_values_and_nothing_large_is_allocated():
+    from ebmppl.model.lower import lower
+    src = ("const N : int\nconst K : int\nconst s : positive = N - 1500\nvar x : real[N, N, N]\nvar k : categorical(K)\n"
+           "var y : real[3]\nfactor f = sum(x^2) * s + y[k]^2 + sum([y[i] for i in range(N)])")
+    low = lower(ebm.parse(src), placeholders=True)  # 1009^3 floats would be 4 GB: only shapes are traced
+    assert low.shapes["x"] == (1009, 1009, 1009)
+    with pytest.raises(EbmError, match=r"var 'x' \(real\[N, N, N\] = \[1600, 1600, 1600\]\) would need 15.3 GiB"):
+        ebm.parse(src, data={"N": 1600, "K": 5})
+    with pytest.raises(EbmError, match="index k takes values from 0 to 4"):
+        ebm.parse(src.replace("N, N, N", "N"), data={"N": 1600, "K": 5})

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -126,3 +127,136 @@ def test_sigkill_anywhere_then_resume_matches_uninterrupted(tmp_path):
     assert loss(h_ref) == loss(h_out)
     assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")], list(out.rglob("*.tmp"))
     assert [p.name for p in ckpt.glob("state-*.npz")] == [f"state-{STEPS}.npz"]
+
+
+# ---------------------------------------------------------------- Ctrl-C and SIGTERM (the command line)
+# Runs the CLI with signals sent to itself at exact moments: SIG after the AFTER_CKPT-th checkpoint file is
+# written (the loop is between chunks then, as after a real Ctrl-C), and SIGINT again in the middle of the
+# DURING_N-th write of the module DURING ("params": params.npz/.json, "samples": samples.nc), after its
+# temporary file is written and before it is renamed into place.
+SELF_SIGNAL = r"""
+import importlib, os, signal, sys
+sig = getattr(signal, os.environ.get("SIG", "SIGINT"))
+ckpt = importlib.import_module("ebmppl.training.checkpoint")
+after, count = int(os.environ.get("AFTER_CKPT", "0")), [0]
+orig_ckpt = ckpt.atomic_write
+def ckpt_write(path, write):
+    out = orig_ckpt(path, write)
+    count[0] += 1
+    if count[0] == after:
+        os.kill(os.getpid(), sig)
+    return out
+ckpt.atomic_write = ckpt_write
+during = os.environ.get("DURING")
+if during:
+    module = importlib.import_module({"params": "ebmppl.io.params", "samples": "ebmppl.diagnostics"}[during])
+    orig, n, seen = module.atomic_write, int(os.environ.get("DURING_N", "1")), [0]
+    def write_then_signal(path, write):
+        seen[0] += 1
+        if seen[0] != n:
+            return orig(path, write)
+        def w(tmp):
+            write(tmp)
+            os.kill(os.getpid(), signal.SIGINT)
+        return orig(path, w)
+    module.atomic_write = write_then_signal
+from ebmppl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _fit_args(out, steps=100000, *more):
+    return ["fit", str(EXAMPLES / "ring.ebm"), "--data", str(DATA / "ring.csv"), "--method", "ssm", "--steps",
+            str(steps), "--batch-size", "64", "--out", str(out), "--checkpoint-every", "50", "--no-progress",
+            "--no-report", *more]
+
+
+def _self_signal(args, timeout=300, **env):
+    return subprocess.run([sys.executable, "-c", SELF_SIGNAL, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **{k: str(v) for k, v in env.items()}})
+
+
+def _clean(out):
+    """No temporary file and no lock left anywhere under ``out``."""
+    left = [p for p in out.rglob("*") if p.name.endswith(".tmp") or p.name == ".ebmppl.lock"]
+    assert not left, left
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_during_fit_writes_the_params_reached_and_the_resume_command(tmp_path, sig):
+    out = tmp_path / "o"
+    r = _self_signal(_fit_args(out), SIG=sig, AFTER_CKPT=4)  # after the second checkpoint (npz + json each)
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    meta = json.loads((out / "params.json").read_text())
+    step = meta["final"]["steps"]
+    assert meta["final"]["interrupted"] is True and meta["final"]["stopped"] == f"interrupted at step {step}"
+    assert step >= 100 and step % 50 == 0, step  # whole chunks only
+    assert len((out / "history.csv").read_text().splitlines()) == step + 1
+    assert f"interrupted at step {step}" in r.stderr
+    line = next(l for l in r.stderr.splitlines() if "to continue from the last checkpoint:" in l)
+    command = line.split(": ", 1)[1]
+    assert command.startswith("ebmppl fit ") and command.endswith(" --resume"), command
+    _clean(out)
+    # the printed command resumes the run (fewer steps, so that it ends)
+    words = shlex.split(command)[1:]
+    words[words.index("--steps") + 1] = str(step + 50)
+    r2 = subprocess.run([sys.executable, "-m", "ebmppl", *words], cwd=ROOT, capture_output=True, text=True,
+                        timeout=300)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert json.loads((out / "params.json").read_text())["final"]["steps"] == step + 50
+    _clean(out)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_second_ctrl_c_while_writing_exits_at_once_with_no_partial_result(tmp_path, n):
+    """A second Ctrl-C while the params reached are written (inside params.npz's write, or params.json's after
+    params.npz is in place): exit 130 at once, and neither file is left (a params.npz without its sidecar
+    is a partial result)."""
+    out = tmp_path / "o"
+    r = _self_signal(_fit_args(out), AFTER_CKPT=2, DURING="params", DURING_N=n)
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr and "interrupted" in r.stderr
+    assert not (out / "params.npz").exists() and not (out / "params.json").exists()
+    assert (out / "checkpoints" / "state.json").is_file()  # the last checkpoint stays
+    _clean(out)
+
+
+def test_ctrl_c_while_samples_are_written_leaves_no_samples_file(tmp_path):
+    out = tmp_path / "s"
+    r = _self_signal(["sample", str(EXAMPLES / "ring.ebm"), "--draws", "50", "--warmup", "50", "--chains", "1",
+                      "--out", str(out), "--no-progress"], DURING="samples")
+    assert r.returncode == 130, r.stderr[-3000:]
+    assert "Traceback" not in r.stderr
+    assert not out.exists() or not list(out.iterdir()), list(out.iterdir())
+
+
+def test_real_ctrl_c_during_fit_and_sample(tmp_path):
+    """A real SIGINT from outside, at whatever moment it lands: exit 130 within seconds, no traceback, no
+    partial file; sampling with the progress bar on (its callback must not swallow the interrupt)."""
+    out = tmp_path / "o"
+    p = subprocess.Popen([sys.executable, "-m", "ebmppl", *_fit_args(out, 10**7)], cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while p.poll() is None and time.time() < deadline and not (out / "checkpoints" / "state.json").exists():
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert json.loads((out / "params.json").read_text())["final"]["interrupted"] is True
+    _clean(out)
+
+    s, log = tmp_path / "s", tmp_path / "sample.err"
+    with open(log, "w") as err_file:
+        p = subprocess.Popen([sys.executable, "-m", "ebmppl", "sample", str(EXAMPLES / "ring.ebm"), "--sampler",
+                              "mala", "--draws", "2000000", "--warmup", "10", "--chains", "1", "--out", str(s)],
+                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file)
+        deadline = time.time() + 240
+        while p.poll() is None and time.time() < deadline and "it/s" not in log.read_text():
+            time.sleep(0.1)  # the progress bar is running: the draws are under way
+        os.kill(p.pid, signal.SIGINT)
+        p.wait(timeout=60)
+    err = log.read_text()
+    assert p.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert not (s / "samples.nc").exists()
+    _clean(tmp_path)

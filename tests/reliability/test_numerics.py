@@ -129,3 +129,21 @@ def test_cli_fit_with_no_finite_step(tmp_path, capsys):
     assert rc == 1 and "Traceback" not in cap.err
     assert "stopped at step 0" in cap.err and "no step had a finite loss" in cap.err
     assert "kept the initial params" in cap.err and "final loss none" in cap.out
+
+
+# ---------------------------------------------------- chains that run away
+def test_a_step_far_too_large_gives_finite_draws_and_a_warning():
+    m = ebmppl.parse("var x : real[2]\nfactor f = sum(x^2)\n")
+    with pytest.warns(UserWarning, match="ran away"):
+        idata = ebmppl.sample(m, sampler="ula", chains=2, draws=50, warmup=0, step_size=5.0, progress=False,
+                              verbose=False)
+    assert np.all(np.isfinite(idata.posterior["x"].values))
+
+
+@pytest.mark.parametrize("text", ["var x : real\nfactor f = -x^2\n", "var x : real\nfactor f = log(x)\n"])
+def test_cli_logz_of_an_improper_model_exits_2(tmp_path, capsys, text):
+    model = tmp_path / "m.ebm"
+    model.write_text(text)
+    rc = main(["logz", str(model)])
+    cap = capsys.readouterr()
+    assert rc == 2 and "error[logz]" in cap.err and "looks improper" in cap.err and "log Z =" not in cap.out

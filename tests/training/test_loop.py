@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import jax
 import numpy as np
 import pytest
 
@@ -282,3 +283,216 @@ def test_a_repeated_setup_reuses_its_compiled_programs(ring_xy):
     fit(m, {"x": ring_xy}, steps=20, key=2, n_projections=2, **kw)
     fit(ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}, steps=20, key=2, **kw)
     assert len(api._SETUPS) == 4
+
+
+# ------------------------------------------------------------ fit's keywords, admitted up front
+@pytest.mark.parametrize("kw, pattern", [
+    (dict(lr=float("nan")), r"lr= must be a number above 0; got nan"),
+    (dict(lr=-1e-3), r"lr= must be a number above 0"),
+    (dict(steps=0), r"steps= must be a whole number, 1 or more; got 0"),
+    (dict(steps=2.5), r"steps= must be a whole number"),
+    (dict(batch_size=0), r"batch_size= must be a whole number, 1 or more"),
+    (dict(chunk=0), r"chunk= must be a whole number, 1 or more"),
+    (dict(average=1.0), r"average= must be a number inside interval\(0, 1\); got 1.0"),
+    (dict(clip_norm=-1), r"clip_norm= must be a number above 0; got -1"),
+    (dict(patience=0), r"patience= must be a whole number, 1 or more; got 0"),
+    (dict(checkpoint_every=0), r"checkpoint_every= must be a whole number, 1 or more"),
+    (dict(val_frac=1.5), r"val_frac= must be a number inside interval\(0, 1\); got 1.5"),
+    (dict(val_frac=float("inf")), r"val_frac= must be"),
+    (dict(key=-1), r"key= must be a whole number, 0 or more; got -1"),
+    (dict(key=2**32), r"key= must be at most 2\^32 - 1"),
+    (dict(key=True), r"key= must be a whole number"),
+    (dict(key=np.zeros(3)), r"key= must be a seed or a jax.random key"),
+    (dict(progress="no"), r"progress= must be True or False"),
+    (dict(resume=1), r"resume= must be True or False"),
+    (dict(steps=True), r"steps= must be a whole number"),
+    (dict(steps=2**40), r"steps= is 1099511627776, beyond 2147483647"),
+])
+def test_fit_keywords_are_admitted_before_anything_runs(kw, pattern):
+    from ebmppl.training import LoopOptions
+    m = ebm.parse("var x : real\nparam mu : real = 0\nfactor f = (x - mu)^2")
+    with pytest.raises(EbmError, match=pattern) as e:
+        fit(m, {"x": np.zeros(10)}, method="ssm", **{"progress": False, **kw})
+    assert e.value.kind in ("usage", "limit")
+    loop_kw = {k: v for k, v in kw.items() if k not in ("lr", "key")}
+    if loop_kw:  # the same table admits LoopOptions' fields
+        with pytest.raises(EbmError, match=pattern):
+            LoopOptions(**loop_kw)
+
+
+def test_lr_zero_is_admitted_with_a_warning():
+    m = ebm.parse("var x : real\nparam mu : real = 0\nfactor f = (x - mu)^2")
+    with pytest.warns(UserWarning, match="lr=0: the params will not move"):
+        r = fit(m, {"x": np.ones(10)}, method="ssm", steps=2, lr=0, progress=False)
+    assert r.params["mu"] == 0 and r.ok
+
+
+def test_starting_params_are_checked():
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    with pytest.raises(EbmError, match=r"params\['r'\] is outside the domain positive of param 'r'"):
+        fit(m, {"x": np.zeros((10, 2))}, method="ssm", steps=2, params={"r": -1.0, "k": 1.0}, progress=False)
+
+
+UNDERFLOW = ebm.parse("var x : real\nparam s : positive = 1.0\nfactor f = s * x^2")
+
+
+@pytest.mark.parametrize("average", [None, 0.5])
+def test_params_outside_their_domain_are_no_success(capsys, average):
+    # sgd with a huge step sends log(s) so far down that s = exp(log s) is 0 in float32: the loss (0) and its
+    # gradient stay finite, so only the domain check sees that the params are not usable
+    r = fit(UNDERFLOW, {"x": np.array([1.0, -1.0, 0.5, -2.0, 1.5])}, method="sm", optimizer="sgd", lr=1000.0,
+            steps=5, average=average, progress=False)
+    assert float(r.params["s"]) == 0.0
+    assert not r.ok and not r.params_usable and not r.interrupted
+    assert "outside the domain positive of param 's'" in r.failure and r.stopped.startswith("stopped at step 5")
+    assert "not usable" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ Ctrl-C and exact resume
+def _interrupt_at(monkeypatch, name, call, after=False):
+    """Raise KeyboardInterrupt in the loop's ``name`` at its ``call``-th call (before it runs, or after)."""
+    from ebmppl.training import loop
+    real, calls = getattr(loop, name), [0]
+
+    def patched(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == call and not after:
+            raise KeyboardInterrupt
+        out = real(*args, **kwargs)
+        if calls[0] == call:
+            raise KeyboardInterrupt
+        return out
+    monkeypatch.setattr(loop, name, patched)
+
+
+@pytest.mark.parametrize("where", [("_chunk", False), ("_record", True), ("_validate", True), ("_progress", False)])
+def test_ctrl_c_returns_the_last_whole_chunk(monkeypatch, ring_xy, where):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    kw = dict(method="ssm", batch_size=64, chunk=10, val_frac=0.2, key=1, progress=where[0] == "_progress")
+    upto = fit(m, {"x": ring_xy}, steps=20, **kw)
+    _interrupt_at(monkeypatch, where[0], 3 if where[0] != "_progress" else 2, after=where[1])
+    r = fit(m, {"x": ring_xy}, steps=100, **kw)
+    assert r.interrupted and not r.ok and r.failure is None and r.params_usable
+    assert r.steps_done == 20 and r.stopped == "interrupted at step 20"
+    for name in upto.params:
+        np.testing.assert_array_equal(r.params[name], upto.params[name])
+    for name in ("loss", "step", "val_loss", "val_step"):
+        np.testing.assert_array_equal(r.history[name], upto.history[name])
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.0, patience=2), dict(lr=0.02, patience=2, average=0.9, clip_norm=5.0)])
+def test_ctrl_c_then_resume_with_validation_and_patience_is_exact(monkeypatch, tmp_path, ring_xy, kw):
+    import warnings
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    kw = dict(method="ssm", batch_size=64, chunk=10, val_frac=0.2, key=3, steps=300, progress=False, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # lr=0
+        full = fit(m, {"x": ring_xy}, **kw)
+        assert full.stopped.startswith("early stopping") and full.steps_done >= 30
+        # interrupted before the last validation check; only the interrupt writes a checkpoint
+        with monkeypatch.context() as mp:
+            _interrupt_at(mp, "_chunk", full.steps_done // 10)
+            cut = fit(m, {"x": ring_xy}, checkpoint_dir=tmp_path, checkpoint_every=10_000, **kw)
+        assert cut.interrupted and json.loads((tmp_path / "state.json").read_text())["step"] == cut.steps_done
+        resumed = fit(m, {"x": ring_xy}, checkpoint_dir=tmp_path, checkpoint_every=10_000, resume=True, **kw)
+    assert resumed.stopped == full.stopped and resumed.steps_done == full.steps_done
+    for name in full.params:
+        np.testing.assert_array_equal(resumed.params[name], full.params[name])
+    for name in ("loss", "val_loss", "val_step", "grad_norm"):
+        np.testing.assert_array_equal(resumed.history[name], full.history[name])
+
+
+def test_resume_after_a_checkpoint_keeps_the_nan_guard_exact(tmp_path):
+    # the first step after the checkpoint fails: the params kept are those the step before started from,
+    # which only the state before the last chunk (kept in the checkpoint) gives
+    m = ebm.parse("var x : real\nparam a : real = 1.0\nfactor f = 0.5 * x^2 + sqrt(a) * x")
+    x = np.random.default_rng(0).normal(2.0, 1.0, size=500)
+    kw = dict(method="sm", batch_size=100, lr=0.1, optimizer="sgd", progress=False)
+    probe = fit(m, {"x": x}, steps=400, chunk=20, **kw)
+    bs = int(probe.stopped.split()[3].rstrip(":"))
+    edge = fit(m, {"x": x}, steps=400, chunk=bs, **kw)  # the bad step is the first of a chunk
+    fit(m, {"x": x}, steps=bs, chunk=bs, checkpoint_dir=tmp_path, checkpoint_every=bs, **kw)
+    resumed = fit(m, {"x": x}, steps=400, chunk=bs, checkpoint_dir=tmp_path, checkpoint_every=bs, resume=True, **kw)
+    assert resumed.stopped == edge.stopped and resumed.failure == edge.stopped
+    assert resumed.params["a"] == edge.params["a"]
+
+
+def _checkpointed(tmp_path, ring_xy, **kw):
+    m = ebm.load(EXAMPLES / "ring.ebm")
+    base = dict(method="ssm", steps=20, batch_size=64, chunk=10, checkpoint_dir=tmp_path, checkpoint_every=10,
+                progress=False, key=0)
+    fit(m, {"x": ring_xy}, **base)
+    return m, {**base, "resume": True, **kw}
+
+
+@pytest.mark.parametrize("change, pattern", [
+    (dict(lr=1e-2), r"made with lr=0.001; this run has lr=0.01"),
+    (dict(batch_size=32), r"made with batch_size=64; this run has batch_size=32"),
+    (dict(chunk=5), r"made with chunk=10; this run has chunk=5"),
+    (dict(key=1), r"made with seed=0; this run has seed=1"),
+    (dict(optimizer="sgd"), r"made with optimizer='adam'; this run has optimizer='sgd'"),
+    (dict(average=0.9), r"made with average=None; this run has average=0.9"),
+    (dict(clip_norm=1.0), r"made with clip_norm=None; this run has clip_norm=1.0"),
+    (dict(val_frac=0.2), r"made with val_frac=0.0; this run has val_frac=0.2"),
+    (dict(patience=3), r"made with patience=None; this run has patience=3"),
+    (dict(n_projections=3), r"made with <absent>|n_projections"),
+    (dict(method="dsm"), r"made with method 'ssm'; this run has method 'dsm'"),
+    (dict(data="drop a row"), r"made with the training rows of digest"),
+    (dict(steps=15), r"is at step 20, beyond steps=15"),
+])
+def test_resume_refuses_another_run_naming_the_field(tmp_path, ring_xy, change, pattern):
+    m, kw = _checkpointed(tmp_path, ring_xy, **change)
+    data = {"x": ring_xy[:-1] if kw.pop("data", None) else ring_xy}
+    with pytest.raises(EbmError, match=pattern) as e:
+        fit(m, data, **kw)
+    assert e.value.kind == "fit"
+
+
+def test_resume_refuses_float64_over_float32(tmp_path, ring_xy):
+    m, kw = _checkpointed(tmp_path, ring_xy)
+    with jax.enable_x64(True), pytest.raises(EbmError, match=r"made with x64 off \(float32\); this run has x64 on"):
+        fit(m, {"x": ring_xy}, **kw)
+
+
+@pytest.mark.parametrize("corrupt, pattern", [
+    (lambda d, meta: (d / "state.json").write_text("{oops"), r"state.json: cannot read \(not valid JSON"),
+    (lambda d, meta: (d / "state.json").write_text("[" * 50_000), r"state.json: cannot read \(the JSON is nested"),
+    (lambda d, meta: _rewrite(d, {**meta, "step": "20"}), r"'step' must be a whole number"),
+    (lambda d, meta: _rewrite(d, {**meta, "file": "../../params.npz"}), r"'file' must be the name of a state-STEP"),
+    (lambda d, meta: _rewrite(d, {**meta, "watch": [None, 0]}), r"'watch' must be"),
+    (lambda d, meta: _rewrite(d, {k: v for k, v in meta.items() if k != "record"}), r"does not say how its run"),
+    (lambda d, meta: (d / meta["file"]).write_bytes(b"garbage"), r"state-20.npz: not an NPZ file"),
+    (lambda d, meta: (d / meta["file"]).unlink(), r"checkpoint file '.*state-20.npz' not found"),
+])
+def test_corrupt_checkpoints_are_data_errors_naming_the_file(tmp_path, ring_xy, corrupt, pattern):
+    m, kw = _checkpointed(tmp_path, ring_xy)
+    corrupt(tmp_path, json.loads((tmp_path / "state.json").read_text()))
+    with pytest.raises(EbmError, match=pattern) as e:
+        fit(m, {"x": ring_xy}, **kw)
+    assert e.value.kind == "data"
+
+
+def _rewrite(folder, meta):
+    (folder / "state.json").write_text(json.dumps(meta))
+
+
+def test_a_checkpoints_folder_that_is_a_file_is_refused_up_front(tmp_path, ring_xy):
+    (tmp_path / "ck").write_text("a file")
+    with pytest.raises(EbmError, match="is a file, not a folder") as e:
+        fit(ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}, method="ssm", steps=5, checkpoint_dir=tmp_path / "ck",
+            checkpoint_every=5, progress=False)
+    assert e.value.kind == "output"
+
+
+@pytest.mark.parametrize("method, option, pattern", [
+    ("ssm", dict(n_projections=2.5), r"bad option for method 'ssm': n_projections= must be a whole number"),
+    ("dsm", dict(sigma=float("inf")), r"bad option for method 'dsm': sigma= must be a number above 0; got inf"),
+    ("dsm", dict(sigma=[0.1, -0.2]), r"sigma= must be a number above 0; got -0.2"),
+    ("cd", dict(k=0), r"bad option for method 'cd': k= must be a whole number, 1 or more"),
+    ("pcd", dict(reinit_prob=1.5), r"reinit_prob= must be a number inside interval\(0, 1\)"),
+    ("nce", dict(nu=float("nan")), r"nu= must be a number above 0; got nan"),
+])
+def test_method_options_are_admitted(ring_xy, method, option, pattern):
+    with pytest.raises(EbmError, match=pattern) as e:
+        fit(ebm.load(EXAMPLES / "ring.ebm"), {"x": ring_xy}, method=method, steps=2, progress=False, **option)
+    assert e.value.kind == "fit"

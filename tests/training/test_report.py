@@ -153,3 +153,30 @@ def test_cli_fit_writes_a_report_unless_told_not_to(tmp_path, capsys):
         assert (tmp_path / "a" / name).stat().st_size > 1000
     assert main(args + ["--out", str(tmp_path / "b"), "--no-report"]) == 0
     assert (tmp_path / "b" / "params.npz").exists() and not list((tmp_path / "b").glob("fit-report*"))
+
+
+# ---------------------------------------------------------------------- keywords, unusable results
+@pytest.mark.parametrize("keyword, value", [
+    ("draws", 3), ("draws", float("nan")), ("thin", 0), ("thin", 1.5), ("warmup", -1), ("n_samples", 1),
+    ("max_rows", True), ("persistent_chains", -2), ("permutations", 0), ("permutations", 10**12),
+    ("bandwidth", 0.0), ("bandwidth", float("inf")), ("key", -1), ("key", 2**32)])
+def test_bad_report_keywords_are_refused_before_sampling(gaussian, keyword, value):
+    m, fitted, _ = gaussian
+    with pytest.raises(ebm.EbmError, match=f"{keyword}= must be") as e:
+        fit_report(m, fitted, DATA / "gaussian.csv", **{keyword: value})
+    assert e.value.kind in ("report", "usage")
+
+
+@pytest.mark.parametrize("keyword, value", [("permutations", 0), ("permutations", 2.5), ("bandwidth", -1.0),
+                                            ("key", -3)])
+def test_bad_mmd_keywords_are_refused(keyword, value):
+    with pytest.raises(ebm.EbmError, match=f"{keyword}= must be"):
+        mmd_test(np.zeros((5, 2)), np.ones((5, 2)), **{keyword: value})
+
+
+def test_a_result_with_unusable_params_gets_no_report(gaussian):
+    from dataclasses import replace
+    m, fitted, _ = gaussian
+    bad = replace(fitted, params_usable=False, failure="stopped at step 3: the fitted params are not usable")
+    with pytest.raises(ebm.EbmError, match="not usable"):
+        fit_report(m, bad, DATA / "gaussian.csv")

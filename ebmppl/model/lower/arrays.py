@@ -12,6 +12,7 @@ import numpy as np
 from ...dsl import ast as A
 from ...errors import EbmSemanticError, EbmShapeError
 from .. import library as L
+from . import indices, limits
 from .shapes import shape_of
 
 if TYPE_CHECKING:
@@ -19,19 +20,24 @@ if TYPE_CHECKING:
 
 
 def _range(c: "Compiler", it: A.Call) -> np.ndarray:
+    """The values of ``range(...)``, its length checked before they are allocated."""
     args = [c.static(a, "a range bound") for a in it.args]
+    shown = f"range({', '.join(map(str, args))})"
+    if len(args) == 3 and args[2] == 0:
+        raise EbmSemanticError(f"{shown} has step 0", it.span, "the step of a range must not be 0")
     r = range(*args)
     if len(r) == 0:
-        raise EbmSemanticError(f"range({', '.join(map(str, args))}) is empty", it.span,
+        raise EbmSemanticError(f"{shown} is empty", it.span,
                                "a comprehension needs at least one step; check the bounds")
+    limits.check_array((len(r),), np.int32, shown, it.span, "use a smaller range")
     return np.arange(r.start, r.stop, r.step, dtype=np.int32)
 
 
 def comprehension(c: "Compiler", e: A.Comprehension):
     """``[body for var in range(...)]``: the body vmapped over the (static) range."""
     idx = _range(c, e.iter)
-    body = c.compile(e.body)
     var = e.var
+    body = c.within(var, idx).compile(e.body)
 
     def comp(env):
         return jax.vmap(lambda i: jnp.asarray(body({**env, var: i})))(jnp.asarray(idx))
@@ -65,6 +71,8 @@ def index(c: "Compiler", e: A.Index):
     """``value[subs]``: integer and array indices, static slices, ``None`` and ``...``."""
     fv = c.compile(e.value)
     subs = [_sub(c, s) for s in e.subs]  # callables env -> index component
+    # the static range of each computed index (None: unknown or not an index), checked once its axis is known
+    ranges = [None if c.unknown or not isinstance(s, A.Expr) else indices.index_range(c, s) for s in e.subs]
     fmt, span = c.fmt, e.span
 
     def indexed(env):
@@ -75,15 +83,16 @@ def index(c: "Compiler", e: A.Index):
         if n_axes > len(shape):
             raise EbmShapeError(f"too many indices: {n_axes} for a value of shape {fmt(shape)}", span,
                                 "index one axis per size; a scalar takes no index")
-        _check_parts(parts, shape, n_axes, fmt, span)
+        _check_parts(parts, shape, n_axes, fmt, span, ranges, e.subs)
         return jnp.asarray(v)[parts]
     return indexed
 
 
-def _check_parts(parts, shape, n_axes, fmt, span):
-    """Raise at ``span`` for a literal index out of range or a non-integer index."""
+def _check_parts(parts, shape, n_axes, fmt, span, ranges, nodes):
+    """Raise at ``span`` for a literal index out of range or a non-integer index, and at a computed index whose
+    static range leaves its axis."""
     axis = 0
-    for p in parts:
+    for p, rng, node in zip(parts, ranges, nodes):
         if p is Ellipsis:
             axis = len(shape) - (n_axes - axis)
             continue
@@ -95,6 +104,8 @@ def _check_parts(parts, shape, n_axes, fmt, span):
         if hasattr(p, "dtype") and not jnp.issubdtype(p.dtype, jnp.integer) and p.dtype != bool:
             raise EbmShapeError("an index must be an integer", span,
                                 "use int(...) or an int const; indices are 0-based")
+        if not isinstance(p, slice) and getattr(p, "dtype", None) != bool:
+            indices.check(rng, shape[axis], axis, node, fmt)
         axis += 1
 
 

@@ -12,7 +12,8 @@ from ...settings import float_dtype
 from ...dsl import ast as A
 from ...errors import EbmError, EbmShapeError
 from .. import library as L
-from .shapes import check_value_shape, shape_of, short
+from . import indices, values
+from .shapes import check_value_shape, shape_of, short, text_of
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -49,6 +50,8 @@ def _mlp(c: "Compiler", e: A.Call):
 
 
 def _log_density(c: "Compiler", e: A.Call, info: L.DistInfo):
+    given = dict(zip(info.params, e.args[1:]))
+    values.check_dist_args(c, info, {**given, **{k.name: k.value for k in e.kwargs}}, e.span)
     fval = c.compile(e.args[0])
     fargs = [c.compile(a) for a in e.args[1:]]
     fkw = {k.name: c.compile(k.value) for k in e.kwargs}
@@ -73,8 +76,10 @@ def _static_arg(c: "Compiler", a, what: str):
 
 def _function(c: "Compiler", e: A.Call):
     fi = L.FUNCTIONS[e.func]
-    parts = [_static_arg(c, a, f"argument {i + 1} of {e.func}") if i in fi.static else c.compile(a)
-             for i, a in enumerate(e.args)]
+    # where(cond, a, b) keeps one of two computed values, like `a if cond else b`
+    per_arg = [c, *indices.branches(c, e.args[0])] if fi.impl is jnp.where and len(e.args) == 3 else [c] * len(e.args)
+    parts = [_static_arg(c, a, f"argument {i + 1} of {e.func}") if i in fi.static else cc.compile(a)
+             for i, (a, cc) in enumerate(zip(e.args, per_arg))]
     kws = {k.name: _static_arg(c, k.value, f"option {k.name} of {e.func}") if k.name in fi.static
            else c.compile(k.value) for k in e.kwargs}
     impl, fname, span, fmt = fi.impl, e.func, e.span, c.fmt
@@ -89,6 +94,9 @@ def _function(c: "Compiler", e: A.Call):
         except (TypeError, ValueError, IndexError) as ex:
             shapes = ", ".join(fmt(shape_of(a)) for a in args)
             raise EbmShapeError(f"{fname} cannot take arguments of shapes {shapes}", span, short(ex)) from None
+        except (ArithmeticError, MemoryError) as ex:  # arange(0, 3, 0): a division by zero in the library
+            raise EbmError("semantic", f"{text_of(span) or fname} cannot be computed: {ex}", span,
+                           f"check the arguments of {fname}") from None
     return call
 
 
@@ -112,7 +120,10 @@ def dist_builder(c: "Compiler", info: L.DistInfo, fargs, fkw, node, validate=Tru
 
 
 def dist_call(c: "Compiler", d: A.DistCall, validate=True):
-    """``(info, build)`` for a distribution call ``normal(mu, sigma)``."""
+    """``(info, build)`` for a distribution call ``normal(mu, sigma)``; its arguments known before sampling
+    are checked now."""
     info = L.DISTRIBUTIONS[d.name]
+    given = dict(zip(info.params, d.args))
+    values.check_dist_args(c, info, {**given, **{k.name: k.value for k in d.kwargs}}, d.span)
     return info, dist_builder(c, info, [c.compile(a) for a in d.args],
                               {k.name: c.compile(k.value) for k in d.kwargs}, d, validate)

@@ -15,6 +15,7 @@ from ...errors import EbmError, EbmSemanticError, EbmShapeError
 from .. import library as L
 from ..library import names_in
 from ..spec import Factor, LetDef, Mixture, Model, Product, Ref, Temper
+from . import values
 from .compiler import Compiler
 from .shapes import check_value_shape, shape_of, short
 
@@ -119,6 +120,7 @@ def compile_tree(comp: Compiler, node, factor_fns: Mapping[str, Callable]) -> Ca
         return lambda env: sum(f(env) for f in fns[1:]) + fns[0](env) if len(fns) > 1 else fns[0](env)
     if isinstance(node, Temper):
         f = compile_tree(comp, node.child, factor_fns)
+        values.check_positive(comp, node.temperature, "the temperature")
         ft = _value(comp, node.temperature)
         return lambda env: f(env) / ft(env)
     if isinstance(node, Mixture):
@@ -129,8 +131,12 @@ def compile_tree(comp: Compiler, node, factor_fns: Mapping[str, Callable]) -> Ca
 def _mixture(comp: Compiler, node: Mixture, factor_fns):
     """−log Σ_k w_k exp(−E_k − log Z_k), the weights normalized."""
     fns = [compile_tree(comp, c, factor_fns) for c in node.children]
+    for w in node.weights:
+        values.check_positive(comp, w, "a mixture weight")
     fws = [_value(comp, w) for w in node.weights]
     logz = node.logz or (0.0,) * len(fns)
+    for z in logz:
+        values.check_finite(comp, z, "a component's log Z")
     flz = [_value(comp, z) for z in logz]
 
     def mixture(env):

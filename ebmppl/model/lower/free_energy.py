@@ -63,8 +63,11 @@ def plan_free_energy(low: "Lowered") -> Plan:
 
 
 def _fmt_states(n: int) -> str:
+    """``2^20``, ``3.49e+15`` or ``about 10^477`` (a Python int too large for a float)."""
     b = math.log2(n)
-    return f"2^{b:.0f}" if abs(b - round(b)) < 1e-9 else f"{n:.3g}"
+    if abs(b - round(b)) < 1e-9:
+        return f"2^{b:.0f}"
+    return f"{n:.3g}" if b < 1000 else f"about 10^{math.log10(n):.0f}"
 
 
 def free_energy(low: "Lowered", plan: Plan, params, visible, consts=None):

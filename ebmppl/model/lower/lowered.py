@@ -26,6 +26,7 @@ class Lowered:
     Attributes:
         model: the model lowered.
         placeholders: unbound consts stand in with placeholder values (only shapes are meaningful).
+        unknown: the names of the consts whose values are such stand-ins.
         specs: every declaration by name.
         fmt: renders shapes in messages, naming placeholder sizes.
         static_env, const_env: the consts' values (sizes, axes and bounds are evaluated in the first).
@@ -43,15 +44,17 @@ class Lowered:
         self.fmt = consts.fmt
         self.static_env = consts.env
         self.const_env = dict(consts.env)
-        sizes = Compiler(self.fmt, self.static_env, self.specs, {})
+        self.unknown = consts.unknown
+        sizes = Compiler(self.fmt, self.static_env, self.specs, {}, self.unknown, static_eval=True)
         self.shapes = resolve_shapes(sizes, model)
         self.domain_args = {s.name: domain_args(sizes, s) for s in model.specs}
-        self.compiler = comp = Compiler(self.fmt, self.static_env, self.specs, self.domain_args)
+        self.compiler = comp = Compiler(self.fmt, self.static_env, self.specs, self.domain_args, self.unknown)
         check_names(model, self.specs)
         self.let_fns = [(l.name, compile_let(comp, l)) for l in model.lets]
         self.factor_fns = {f.name: compile_factor(comp, f) for f in model.factors}
         self.tree = model.effective_tree
         self.tree_fn = compile_tree(comp, self.tree, self.factor_fns)
+        _params.check_initial_values(self)
         self._plan: Optional[_fe.Plan] = None
 
     def spec_of(self, name) -> Optional[Spec]:
@@ -145,12 +148,14 @@ class Lowered:
         return _params.example_values(self)
 
     def check_shapes(self):
-        """Trace every let and factor abstractly; shape errors point at the source."""
-        params = self.init_params(0)
-        values = self.example_values()
+        """Trace every let and factor abstractly (nothing the size of a declaration is allocated, and the
+        consts that stand in for unbound ones are abstract too); shape errors point at the source."""
+        params = jax.eval_shape(lambda: self.init_params(0))
+        values = jax.eval_shape(self.example_values)
+        stand_ins = {n: jax.ShapeDtypeStruct(self.const_env[n].shape, self.const_env[n].dtype) for n in self.unknown}
 
-        def run(params, values):
-            env = self.env(params, values)
+        def run(params, values, stand_ins):
+            env = self.env(params, values, stand_ins)
             out = {}
             for f in self.model.factors:
                 e = self.factor_fns[f.name](env)
@@ -161,7 +166,7 @@ class Lowered:
             out["__total__"] = self.tree_fn(env)
             return out
         try:
-            return jax.eval_shape(run, params, values)
+            return jax.eval_shape(run, params, values, stand_ins)
         except EbmError:
             raise
         except jax.errors.ConcretizationTypeError:

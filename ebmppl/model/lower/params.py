@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...settings import float_dtype
-from ...errors import EbmSemanticError, EbmShapeError
+from ...errors import EbmShapeError
 from .. import library as L
 from ..spec import Spec
+from . import values
 
 if TYPE_CHECKING:
     from .lowered import Lowered
@@ -30,20 +31,43 @@ def init_params(low: "Lowered", key=0) -> dict:
             out[s.name] = L.mlp_init(k, n_in, hidden, n_out, dtype=float_dtype())
             continue
         v = _initial_value(low, s, k)
-        c = low.constraint(s)
-        if not isinstance(v, jax.core.Tracer) and not bool(np.all(np.asarray(c(v)))):
-            span = s.init.span if s.init is not None else (s.init_dist.span if s.init_dist else s.span)
-            raise EbmSemanticError(f"the initial value of '{s.name}' is outside its domain {s.domain}", span,
-                                   "choose an initial value inside the domain")
+        if not isinstance(v, jax.core.Tracer) and s.init is None:
+            what = f"a draw of the initializer of '{s.name}'" if s.init_dist is not None \
+                else f"the default initial value of '{s.name}'"
+            span = s.init_dist.span if s.init_dist is not None else s.span
+            values.admit(np.asarray(v), s.domain.kind, low.domain_args[s.name], what=what, span=span,
+                         interior=True, hint="choose an initializer whose draws lie inside the param's domain")
         out[s.name] = v
     return out
+
+
+def check_initial_values(low: "Lowered") -> None:
+    """Check, when the model is lowered, every ``param p : D = value`` (strictly inside ``D``: a bijector must
+    map it back to the reals) and the arguments of every ``param p ~ dist(...)``."""
+    for s in low.model.params:
+        if s.init is not None and not s.domain.row.network:
+            v = low.compiler.value(s.init, f"the initial value of '{s.name}'")
+            shape = low.shapes[s.name]
+            if s.domain.row.vector and shape:
+                try:
+                    v = np.broadcast_to(v, np.broadcast_shapes(v.shape, shape[-1:]))
+                except ValueError:
+                    continue  # the shape error is raised, with its message, where the value is broadcast
+            if low.unknown and any(n in low.unknown for n in L.names_in(s.init)):
+                continue
+            values.admit(v, s.domain.kind, low.domain_args[s.name], what=f"the initial value of '{s.name}'",
+                         span=s.init.span, interior=True,
+                         hint=f"choose an initial value that is {s.domain.row.described}"
+                              + (", with no entry at 0" if s.domain.row.interior is not None else ""))
+        elif s.init_dist is not None:
+            low.compiler.dist_call(s.init_dist)  # checks the arguments known before sampling
 
 
 def _initial_value(low: "Lowered", s: Spec, key):
     shape = low.shapes[s.name]
     comp = low.compiler
     if s.init is not None:
-        v = jnp.asarray(comp.compile(s.init)(dict(low.static_env)), dtype=float_dtype())
+        v = jnp.asarray(comp.value(s.init, f"the initial value of '{s.name}'"), dtype=float_dtype())
         try:
             return jnp.broadcast_to(v, shape)
         except ValueError:
@@ -78,7 +102,11 @@ def example_values(low: "Lowered") -> dict:
 
 
 def cast(low: "Lowered", s: Spec, v):
-    """``v`` as the value of ``s``: its declared shape (or an error), int32 for integer kinds, else floats."""
+    """``v`` as the value of ``s``: its declared shape (or an error), int32 for integer kinds, else floats. A param
+    given as a concrete value (not while JAX traces) must lie in its domain, in the float type used."""
+    if s.role == "param" and not isinstance(v, jax.core.Tracer):
+        values.admit(np.asarray(v), s.domain.kind, low.domain_args[s.name], what=f"param '{s.name}'", span=s.span,
+                     error="value", hint="pass params inside their domains, e.g. from model.init_params(key)")
     v = jnp.asarray(v)
     want = low.shapes[s.name]
     if tuple(v.shape) != want:

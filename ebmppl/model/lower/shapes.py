@@ -64,3 +64,11 @@ def check_value_shape(d, y, info: L.DistInfo, fmt, span, what) -> tuple:
         raise EbmShapeError(f"shape mismatch in {what}: the value has shape {fmt(ys)}, the distribution "
                             f"{fmt(bs + ev)}", span, "sizes must match or be 1 (NumPy broadcasting)") from None
     return full
+
+
+def text_of(span) -> Optional[str]:
+    """The source text a one-line span covers (``x[i + 1]``), or None."""
+    if span is None or span.end_line != span.line or not span.source.text:
+        return None
+    text = span.source.line(span.line)[span.col - 1: span.end_col - 1].strip()
+    return text or None
