@@ -240,6 +240,7 @@ def test_real_ctrl_c_during_fit_and_sample(tmp_path):
     deadline = time.time() + 240
     while p.poll() is None and time.time() < deadline and not (out / "checkpoints" / "state.json").exists():
         time.sleep(0.05)
+    assert p.poll() is None, f"fit ended before the signal (exit {p.returncode}):\n{p.stderr.read()[-3000:]}"
     os.kill(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "Traceback" not in err, err[-3000:]
@@ -249,11 +250,13 @@ def test_real_ctrl_c_during_fit_and_sample(tmp_path):
     s, log = tmp_path / "s", tmp_path / "sample.err"
     with open(log, "w") as err_file:
         p = subprocess.Popen([sys.executable, "-m", "ebmppl", "sample", str(EXAMPLES / "ring.ebm"), "--sampler",
-                              "mala", "--draws", "2000000", "--warmup", "10", "--chains", "1", "--out", str(s)],
+                              "mala", "--draws", "1000", "--thin", "100000", "--warmup", "10", "--chains", "1",
+                              "--out", str(s)],  # 10^8 iterations: hours, so the signal always lands mid-run
                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err_file)
         deadline = time.time() + 240
         while p.poll() is None and time.time() < deadline and "it/s" not in log.read_text():
             time.sleep(0.1)  # the progress bar is running: the draws are under way
+        assert p.poll() is None, f"sample ended before the signal (exit {p.returncode}):\n{log.read_text()[-3000:]}"
         os.kill(p.pid, signal.SIGINT)
         p.wait(timeout=60)
     err = log.read_text()
