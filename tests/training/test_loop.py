@@ -251,8 +251,6 @@ def test_params_of_another_model_are_refused(tmp_path, capsys):
     assert rc == 2 and "another model" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(strict=True, reason="regression from the hostile-input checks: a repeated fit traces 2 small "
-                   "programs again (Compiler.value / check_shapes when the model is re-checked); open in issue 15's note")
 def test_a_repeated_setup_reuses_its_compiled_programs(ring_xy):
     # fit keeps the compiled programs of its last few setups: the same model, method, options, optimizer
     # and data again (another seed, other steps) traces nothing, and gives what a fresh build gives

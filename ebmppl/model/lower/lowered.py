@@ -33,6 +33,7 @@ class Lowered:
         shapes: the resolved shape of every declaration.
         domain_args: the bound domain arguments of every declaration (``(lo, hi)``, ``(K,)``, ...).
         compiler: the expression :class:`~.compiler.Compiler`.
+        init_values: the params' ``= value`` initial values, evaluated once when the model is lowered.
         let_fns, factor_fns, tree, tree_fn: the compiled lets, factors and model tree (``env -> value``).
     """
 
@@ -54,6 +55,7 @@ class Lowered:
         self.factor_fns = {f.name: compile_factor(comp, f) for f in model.factors}
         self.tree = model.effective_tree
         self.tree_fn = compile_tree(comp, self.tree, self.factor_fns)
+        self.init_values: dict = {}  # the params' ``= value`` initial values, filled by the check below
         _params.check_initial_values(self)
         self._plan: Optional[_fe.Plan] = None
 

@@ -47,6 +47,8 @@ def check_initial_values(low: "Lowered") -> None:
     for s in low.model.params:
         if s.init is not None and not s.domain.row.network:
             v = low.compiler.value(s.init, f"the initial value of '{s.name}'")
+            if not (low.unknown and any(n in low.unknown for n in L.names_in(s.init))):
+                low.init_values[s.name] = v  # known before sampling: init_params reuses it, tracing nothing again
             shape = low.shapes[s.name]
             if s.domain.row.vector and shape:
                 try:
@@ -67,7 +69,10 @@ def _initial_value(low: "Lowered", s: Spec, key):
     shape = low.shapes[s.name]
     comp = low.compiler
     if s.init is not None:
-        v = jnp.asarray(comp.value(s.init, f"the initial value of '{s.name}'"), dtype=float_dtype())
+        v = low.init_values.get(s.name)
+        if v is None:
+            v = comp.value(s.init, f"the initial value of '{s.name}'")
+        v = jnp.asarray(v, dtype=float_dtype())
         try:
             return jnp.broadcast_to(v, shape)
         except ValueError:
