@@ -25,6 +25,21 @@ def load_example(name: str):
     return ebmppl.load(EXAMPLES / f"{name}.ebm", data=EXAMPLE_DATA.get(name))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_compiled_programs():
+    """After each test module, drop the compiled programs it made (JAX's in-memory caches and the setups
+    ``fit``/``sample`` keep), so the suite's memory stays that of one module rather than all of them."""
+    yield
+    import gc
+    import sys
+    for name in ("ebmppl.infer.sample", "ebmppl.training.api"):
+        mod = sys.modules.get(name)
+        if mod is not None:
+            mod._SETUPS.clear()
+    jax.clear_caches()
+    gc.collect()
+
+
 @pytest.fixture
 def x64():
     """Compute in float64 inside the test."""
