@@ -44,8 +44,11 @@ Three comparisons, each in one process, float32:
    ``ebmppl.training.api.build_objective``, wrapped exactly as ebmppl/training/trainer.py wraps it, then
    ``optax.adam`` update), one call per step. Rows: time at D vs the same method at D=2
    (targets at D=128: ssm and dsm "roughly flat", <= 4x, which allows for the first layer's
-   D x 64 weights that every method pays; exact sm grows, >= 10x, because it builds the full
-   D x D Hessian of every example). XLA's own FLOP count of each program is reported too.
+   D x 64 weights that every method pays; exact sm grows, >= 10x, because it takes D Hessian-vector
+   products per example). XLA's own FLOP count of each program is reported too. Exact sm is also timed
+   against two hand-written JAX formulations on the same energy (``hand_sm``): the best one found
+   (forward-over-reverse HVPs with basis vectors; target ebmppl <= 1.1x) and the textbook
+   ``jax.grad`` + ``jax.hessian`` trace (diagnostic).
 
 3. **Fit-loop overhead**: ``ebmppl.fit(method="dsm", optimizer="adam", batch_size=256)`` on the
    MLP energy (D=2 on examples/data/ring.csv, D=64 on a synthetic Gaussian mixture) vs a
@@ -116,6 +119,7 @@ F32 = jnp.float32
 RBM_EPOCHS, RBM_BATCH, RBM_LR, RBM_AVERAGE, RBM_HIDDEN, RBM_CHUNK = 20, 10, 0.05, 0.99, 16, 1500
 RBM_SEEDS = tuple(range(8))
 SM_DIMS, SM_METHODS, SM_BATCH, SM_HIDDEN = (2, 16, 64, 128), ("sm", "ssm", "dsm"), 256, (64, 64)
+T_SM_HAND = 1.1  # exact sm step time <= 1.1x the best hand-written JAX formulation
 LOOP_DIMS, LOOP_BATCH, LOOP_LR = (2, 64), 256, 1e-3
 
 T_RBM_TIME, T_RBM_LL, T_SM_FLAT, T_SM_GROW, T_LOOP = 0.5, 1.0, 4.0, 10.0, 1.1
@@ -569,6 +573,26 @@ def sm_step(problem, objective, opt):
     return step
 
 
+def hand_sm(problem, how: str):
+    """Exact score matching written by hand, two ways, on ebmppl's own flat energy: ``"hessian"`` is
+    ``jax.grad`` plus ``jnp.trace(jax.hessian(E))`` (the textbook form); ``"fwdrev"`` is one forward-over-reverse
+    Hessian-vector product per basis vector, whose primal output is the gradient (the fastest of the
+    formulations compared when ebmppl's ``sm`` was tuned: jacfwd-over-grad, linearize + vmap, forward-over-forward)."""
+    from ebmppl.training.objective import Objective
+
+    def one(params, v):
+        e = lambda u: problem.flat_energy(params, u)  # noqa: E731
+        if how == "hessian":
+            return 0.5 * jnp.sum(jax.grad(e)(v) ** 2) - jnp.trace(jax.hessian(e)(v))
+        g, h = jax.vmap(lambda u: jax.jvp(jax.grad(e), (v,), (u,)))(jnp.eye(v.shape[-1], dtype=v.dtype))
+        return 0.5 * jnp.sum(g[0] ** 2) - jnp.trace(h)
+
+    def loss(params, batch, key, state):
+        flat = jax.vmap(problem.flatten)(batch)
+        return jnp.mean(jax.vmap(lambda v: one(params, v))(flat)), (state, {})
+    return Objective(loss)
+
+
 def bench_sm(cfg, log):
     progs, infos = {}, {}
     opt = optax.adam(1e-3)
@@ -580,8 +604,9 @@ def bench_sm(cfg, log):
         params = model.init_params(0)
         theta = {"model": problem.unconstrain(params), "extra": {}}
         args = (theta, opt.init(theta), batch, jax.random.PRNGKey(1))
-        for method in SM_METHODS + ("dsm_copy",):
-            obj = build_objective(method.replace("_copy", ""), problem, batch, SM_BATCH, {})
+        for method in SM_METHODS + ("dsm_copy", "sm_hand_hessian", "sm_hand_fwdrev"):
+            obj = (hand_sm(problem, method.rsplit("_", 1)[1]) if method.startswith("sm_hand")
+                   else build_objective(method.replace("_copy", ""), problem, batch, SM_BATCH, {}))
             f = jax.jit(sm_step(problem, obj, opt))
             compiled, info = compiled_info(f"{method} D={dim}", f, args)
             loss = float(compiled(*args)[2])
@@ -614,6 +639,14 @@ def bench_sm(cfg, log):
         a, b = ("sm", dim), ("ssm", dim)
         rows.append(row(section, f"  diag: sm vs ssm at D={dim}", us[a], us[b], us[a] / us[b], paired(S[a], S[b]),
                         None, unit="us"))
+    for dim in SM_DIMS:
+        a, b = ("sm", dim), ("sm_hand_fwdrev", dim)
+        rows.append(row(section, f"sm vs best hand-written JAX (forward-over-reverse HVPs) at D={dim}", us[a],
+                        us[b], us[a] / us[b], paired(S[a], S[b]), T_SM_HAND, higher_better=False, unit="us"))
+    for dim in SM_DIMS:
+        a, b = ("sm", dim), ("sm_hand_hessian", dim)
+        rows.append(row(section, f"  diag: sm vs grad + jax.hessian trace at D={dim}", us[a], us[b], us[a] / us[b],
+                        paired(S[a], S[b]), None, higher_better=False, unit="us"))
     for dim in SM_DIMS:
         a, b = ("dsm_copy", dim), ("dsm", dim)
         rows.append(row(section, f"  A/A: dsm copy vs dsm at D={dim}", us[a], us[b], us[a] / us[b],
