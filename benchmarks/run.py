@@ -1,7 +1,8 @@
 """Run every benchmark and gather the results: ``make bench`` (full) and ``make bench-quick``.
 
-Each comparison script (lowering.py, sampling.py, fitting.py, scaling.py, memory.py) runs in its own
-process (one process per script: ebmppl and its peers side by side in it), writes its rows to
+Each comparison script (lowering.py, sampling.py, fitting.py, scaling.py, memory.py, startup.py, tempering.py, distributed.py,
+versus_torch.py — the last one only when torch and torchebm are installed: ``pip install -e '.[bench-torch]'``)
+runs in its own process (one process per script: ebmppl and its peers side by side in it), writes its rows to
 ``runs/bench/<name>.json``, and prints its own tables as it goes. Then this runner prints the
 headline table — every row that has a target, with its verdict — and, for a full run, writes
 ``benchmarks/RESULTS.md``: the machine, versions, date and command, the headline table, every
@@ -11,7 +12,7 @@ what was measured where a ratio misses its target). A quick run writes
 
 Usage::
 
-    python benchmarks/run.py [--quick] [--only lowering,sampling,fitting,scaling,memory] [--out DIR]
+    python benchmarks/run.py [--quick] [--only lowering,sampling,...,versus_torch] [--out DIR]
     python benchmarks/run.py --render     # rebuild RESULTS.md from runs/bench/*.json (e.g. after findings.md)
 """
 
@@ -30,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from harness import fmt_val  # noqa: E402  (benchmarks/ is not a package; the runner itself only formats)
-SCRIPTS = ("lowering", "sampling", "fitting", "scaling", "memory")
+SCRIPTS = ("lowering", "sampling", "fitting", "scaling", "memory", "startup", "tempering", "distributed", "versus_torch")
 LOWERING_TARGET = 1.05
 
 
