@@ -37,6 +37,8 @@ _DATA = {
     "eight_schools": ("eight_schools.json", None),
     "ark": ("arK.json", None),
     "gp_pois_regr": ("gp_pois_regr.json", None),
+    "censored": ("censored.json", None),
+    "garch": ("garch.json", None),
     "ring": (None, "ring.csv"),
     "gaussian": (None, "gaussian.csv"),
     "rbm": (None, "digits_binarized.csv"),

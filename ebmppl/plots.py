@@ -304,6 +304,13 @@ def _training_panel(ax, panel: str, step, h: dict, width: int):
         ax.plot(step, h["e_pos"], lw=0.7, color="C0", label="positive phase (data)")
         ax.plot(step, h["e_neg"], lw=0.7, color="C3", label="negative phase (chains)")
         ax.set(title="mean energies of the two phases", ylabel="mean (free) energy")
+    elif panel in ("params", "norms"):
+        pre = "param:" if panel == "params" else "norm:"
+        for i, k in enumerate(k for k in h if k.startswith(pre) and len(h[k]) == len(step)):
+            if i < 10:  # a legend of more is unreadable: the first ten params
+                ax.plot(step, h[k], lw=0.9, label=k[len(pre):])
+        ax.set(title="scalar params" if panel == "params" else "array params' L2 norms",
+               ylabel="value" if panel == "params" else "norm")
     elif panel == "gap":
         _noisy_line(ax, step, np.asarray(h["e_pos"], float) - np.asarray(h["e_neg"], float), width, "C4",
                     "E_pos − E_neg")
@@ -317,13 +324,18 @@ def _training_panel(ax, panel: str, step, h: dict, width: int):
 
 
 def training_curves(path, h: dict, method: str, name: str) -> Path:
-    """Loss (and validation loss), gradient norm, and the method's own per-step figures (``cd``/``pcd``:
-    the two phases' energies and their gap), two panels a row."""
+    """Loss (and validation loss), gradient norm, the params' traces (scalar params' values, array params'
+    norms) and the method's own per-step figures (``cd``/``pcd``: the two phases' energies and their gap),
+    two panels a row."""
     plt = _plt()
     step = np.asarray(h["step"])
     base = {"step", "loss", "grad_norm", "time", "val_step", "val_loss", "e_pos", "e_neg"}
-    others = [k for k in sorted(h) if k not in base and len(h[k]) == len(step)]
+    traced = [k for k in h if k.startswith(("param:", "norm:")) and len(h[k]) == len(step)]
+    others = [k for k in sorted(h) if k not in base and k not in traced and len(h[k]) == len(step)]
     panels = ["loss", "grad_norm"] + (["energies", "gap"] if "e_pos" in h and len(h["e_pos"]) else []) + others
+    for shared, pre in (("params", "param:"), ("norms", "norm:")):  # a panel each (their scales differ), or shared
+        mine = [k for k in traced if k.startswith(pre)]
+        panels += mine if len(mine) <= 4 else [shared]
     ncols = 2
     nrows = math.ceil(len(panels) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(10, 3.3 * nrows), dpi=100, squeeze=False)

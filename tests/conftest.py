@@ -16,6 +16,8 @@ EXAMPLE_DATA = {
     "eight_schools": DATA / "eight_schools.json",
     "ark": DATA / "arK.json",
     "gp_pois_regr": DATA / "gp_pois_regr.json",
+    "censored": DATA / "censored.json",
+    "garch": DATA / "garch.json",
 }
 EXAMPLE_NAMES = sorted(p.stem for p in EXAMPLES.glob("*.ebm"))
 

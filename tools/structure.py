@@ -18,15 +18,15 @@ from pathlib import Path
 # The layers, bottom first. A part may import parts of its own layer or of the layers below it;
 # the imports inside one layer must still be acyclic. `ebmppl` is the package's __init__ (the facade).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "settings", "setups", "predraw"),
+    ("errors", "settings", "setups", "predraw", "progress", "stopping", "userfiles", "vocabulary"),
     ("dsl",),
     ("model",),
-    ("dists", "io"),
+    ("dists", "io", "distributed"),
     ("plots",),
     ("diagnostics",),
     ("infer",),
     ("partition",),
-    ("applications",),
+    ("applications", "goodness"),
     ("training",),
     ("report",),
     ("dbn",),

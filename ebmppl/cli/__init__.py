@@ -13,15 +13,15 @@ from __future__ import annotations
 import sys
 
 from ..errors import EbmError
-from ..settings import config, ensure_compile_cache
-from .commands import (COMMANDS, COMPILES, EXIT_INTERRUPTED, EXIT_NUMERIC, EXIT_OK, EXIT_USAGE_OR_MODEL,
-                       EXIT_WARNINGS, Context)
-from .options import admit_args, method_options
 from .parser import build_parser
-from .signals import Abort, Interrupts, handled
+from .signals import EXIT_INTERRUPTED, Abort, Interrupts, handled
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_NUMERIC", "EXIT_USAGE_OR_MODEL", "EXIT_WARNINGS",
            "EXIT_INTERRUPTED"]
+EXIT_OK, EXIT_NUMERIC, EXIT_WARNINGS, EXIT_USAGE_OR_MODEL = 0, 1, 1, 2  # as .commands and .fit define them
+
+# Only the parser is imported with this package, so that `ebmppl --help` and `--version` import no JAX; the
+# option checks, the settings and the commands (JAX, NumPyro, ArviZ) are imported once a command is parsed.
 
 
 def main(argv=None) -> int:
@@ -33,23 +33,32 @@ def main(argv=None) -> int:
         if args.command is None:
             ap.print_help()
             return EXIT_USAGE_OR_MODEL
+        from .options import admit_args, consts_alias, method_options
         for warning in admit_args(args):
-            print(f"warning: {warning}", file=sys.stderr)
+            if not args.quiet:
+                print(f"warning: {warning}", file=sys.stderr)
+        for note in consts_alias(args):
+            if not args.quiet:
+                print(f"note: {note}", file=sys.stderr)
         if args.command == "fit":
             args.method_options = method_options(args.option, args.method)
     except EbmError as e:
         print(e.render(), file=sys.stderr)
         return EXIT_USAGE_OR_MODEL
+    from ..settings import config, ensure_compile_cache
+    from .commands import COMPILES, Context
     if getattr(args, "x64", False):
         config(x64=True)
     if args.command in COMPILES:
         ensure_compile_cache()
-    with handled() as interrupts:
-        return _run(args, Context(interrupts, argv))
+    from .talk import speaking
+    with handled() as interrupts, speaking(args) as said:  # warnings as `warning: ...`, hints as flags, --json
+        return said.end(_run(args, Context(interrupts, argv, said)), args.command)
 
 
 def _run(args, ctx: Context) -> int:
     """The command, its errors rendered; an interrupt, however it reaches here, is exit 130."""
+    from .commands import COMMANDS
     interrupts = ctx.interrupts
     try:
         return COMMANDS[args.command](args, ctx)

@@ -8,10 +8,10 @@ inputs, refuses a folder holding an earlier run's results, computes, and only th
 
 from __future__ import annotations
 
+import json
 import math
 import sys
-import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import diagnostics
@@ -19,8 +19,12 @@ from ..errors import EbmError
 from ..io import atomic_write, load_params, read_data
 from ..model.source import load
 from .fit import EXIT_NUMERIC, EXIT_OK, cmd_fit
+from .predict import cmd_predict, report_loo, sample_predictive
+from .launch import cmd_launch, join_run, unwritten_folder
 from .outdir import output_folder
 from .signals import EXIT_INTERRUPTED, Interrupts
+from .talk import Said
+from ..vocabulary import knob
 
 EXIT_USAGE_OR_MODEL = 2  # an EbmError: a usage, model, data or output error
 EXIT_WARNINGS = 1  # diagnose --strict: a warning fired
@@ -30,20 +34,32 @@ __all__ = ["COMMANDS", "COMPILES", "Context", "EXIT_OK", "EXIT_NUMERIC", "EXIT_U
 
 @dataclass(frozen=True)
 class Context:
-    """What a command knows beyond its options: the signals seen so far and its command line (for the
-    ``--resume`` command an interrupted fit prints)."""
+    """What a command knows beyond its options: the signals seen so far, its command line (for the
+    ``--resume`` command an interrupted fit prints) and its talk (notes, ``--json``'s result)."""
 
     interrupts: Interrupts
     argv: tuple = ()
+    said: Said = field(default_factory=Said)
+
+    @property
+    def result(self) -> dict:
+        """What ``--json`` reports (the command fills it in)."""
+        return self.said.result
+
+
+def progress(args) -> bool:
+    """Whether to show progress bars: not with ``--no-progress`` or ``--quiet``."""
+    return not (getattr(args, "no_progress", False) or getattr(args, "quiet", False))
 
 
 def cmd_check(args, ctx) -> int:
     from ..model.lower import lower
     from ..model.summary import summary
-    model = load(args.file, data=args.data)
+    model = load(args.file, data=args.consts)
     low = lower(model) if model.is_bound else None
     print(summary(model, low))
     print("ok")
+    ctx.result.update(model=model.name, ok=True, bound=model.is_bound)
     return EXIT_OK
 
 
@@ -56,7 +72,7 @@ def _params(args, model) -> dict:
 
 def cmd_logz(args, ctx) -> int:
     from ..partition import logz
-    model = load(args.file, data=args.data)
+    model = load(args.file, data=args.consts)
     params = _params(args, model)
     opts = {"runs": args.runs, "temperatures": args.temperatures, "key": args.seed} \
         if args.method in ("ais", "auto") else {}
@@ -64,9 +80,11 @@ def cmd_logz(args, ctx) -> int:
         opts = {} if all(s.domain.discrete for s in model.random) else opts
     r = logz(model, params, method=args.method, **opts)
     print(f"log Z = {r.value:.6f} +/- {r.stderr:.2g}  ({r.method}: {r.detail})")
+    ctx.result.update(value=float(r.value), stderr=float(r.stderr), method=r.method, detail=r.detail)
     nce = _learned_logz(args.params, model) if args.params else None
     if nce is not None:
         print(f"NCE's learned log Z = {nce:.6f}  (difference {nce - r.value:+.4f})")
+        ctx.result["nce_logz"] = nce
     return EXIT_OK
 
 
@@ -81,41 +99,52 @@ def _learned_logz(params_file, model):
 
 def cmd_score(args, ctx) -> int:
     from ..applications import anomaly_score
+    from ..goodness import ksd
     with output_folder(args.out, "score", overwrite=args.overwrite) as out:
         model = load(args.file, data=args.consts)
         params = _params(args, model)
         rows = read_data(args.data, model)
         out.check_free({"--data": args.data, "--params": args.params, "--consts": args.consts})
         scores = anomaly_score(model, params, rows)
+        test = ksd(model, params, rows, key=args.seed) if args.ksd else None
         path = out / "scores.csv"
         with ctx.interrupts.writing_results():
             out.claim()
             atomic_write(path, lambda tmp: Path(tmp).write_text("row,score\n" + "".join(
                 f"{i},{s:.8g}\n" for i, s in enumerate(scores))))
+            if test is not None:
+                atomic_write(out / "ksd.json", lambda tmp: Path(tmp).write_text(json.dumps(vars(test), indent=1)))
     print(f"scored {len(scores)} rows (mean {scores.mean():.4g}, max {scores.max():.4g}); wrote {path}")
+    ctx.result.update(rows=len(scores), mean=float(scores.mean()), max=float(scores.max()), files=[str(path)])
+    if test is not None:
+        print(test)
+        ctx.result.update(ksd=test.statistic, ksd_p_value=test.p_value, files=[str(path), str(out / "ksd.json")])
     return EXIT_OK
 
 
 def cmd_sample(args, ctx) -> int:
     from ..infer import sample
-    with output_folder(args.out, "sample", overwrite=args.overwrite) as out:
-        model = load(args.file, data=args.data)
+    main = join_run(args)  # a multi-process run: joined first; only process 0 opens --out and writes
+    with (output_folder if main else unwritten_folder)(args.out, "sample", overwrite=args.overwrite) as out:
+        model = load(args.file, data=args.consts)
         params = load_params(args.params, model) if args.params else None
-        out.check_free({"--params": args.params, "--data": args.data, "the model": args.file})
-        if params is None and model.params:
-            print("note: no --params given: sampling at the model's initial params", file=sys.stderr)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            idata = sample(model, params=params or (model.init_params(0) if model.params else None),
-                           sampler=args.sampler, chains=args.chains, draws=args.draws, warmup=args.warmup,
-                           thin=args.thin, key=args.seed, progress=not args.no_progress,
-                           chain_method=args.chain_method)
+        out.check_free({"--params": args.params, "--consts": args.consts, "the model": args.file})
+        # without --params, sample() warns (once, as `warning: ...`) that it uses the initial params
+        idata = sample(model, params=params, sampler=args.sampler, chains=args.chains, draws=args.draws,
+                       warmup=args.warmup, thin=args.thin, key=args.seed, progress=progress(args) and main,
+                       chain_method=args.chain_method, step_size=args.step_size,
+                       target_accept=args.target_accept, adapt_mass=args.adapt_mass, verbose=not args.quiet,
+                       temperatures=args.temperatures, max_temperature=args.max_temperature)
+        if args.predictive:
+            idata = sample_predictive(args, model, params, idata)
         path = out / "samples.nc"
-        diagnostics.record_sources(idata, args.file, args.params, args.data)  # lets `ebmppl diagnose` find the model
+        diagnostics.record_sources(idata, args.file, args.params, args.consts)  # lets `ebmppl diagnose` find the model
+        if not main:
+            return EXIT_OK
         with ctx.interrupts.writing_results():
             out.claim()
             _write_samples(idata, path)
-    _sample_summary(args, idata, path)
+    _sample_summary(args, idata, path, ctx)
     return EXIT_OK
 
 
@@ -130,10 +159,12 @@ def _write_samples(idata, path: Path) -> None:
                        hint="check the folder's space and permissions, then sample again") from None
 
 
-def _sample_summary(args, idata, path: Path) -> None:
+def _sample_summary(args, idata, path: Path, ctx) -> None:
     """What was drawn; the draws are written already, so a summary that cannot be made is a warning."""
-    print(f"sampler: {idata.posterior.attrs.get('sampler')}, {args.chains} chains x {args.draws} draws "
-          f"(warmup {args.warmup})")
+    sampler = idata.posterior.attrs.get('sampler')
+    print(f"sampler: {sampler}, {args.chains} chains x {args.draws} draws (warmup {args.warmup})")
+    ctx.result.update(sampler=sampler, chains=args.chains, draws=args.draws, warmup=args.warmup,
+                      files=[str(path)], warnings=[])
     try:
         n_div = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
         text = diagnostics.short_summary(idata)
@@ -141,9 +172,13 @@ def _sample_summary(args, idata, path: Path) -> None:
         err = e if isinstance(e, EbmError) else EbmError("diagnose", f"no summary of the draws: "
                                                                       f"{type(e).__name__}: {e}")
         print(f"warning: {err.render()}", file=sys.stderr)
+        ctx.result["warnings"].append(err.render())
     else:
         if n_div:
-            print(f"warning: {n_div} divergent transitions after warmup")
+            said = (f"{n_div} divergent transitions after warmup: raise {knob('target_accept', 0.95)} so the "
+                    f"step size shrinks, or reparameterize")
+            print(f"warning: {said}")
+            ctx.result["warnings"].append(said)
         print(text)
     print(f"wrote {path}")
 
@@ -151,16 +186,18 @@ def _sample_summary(args, idata, path: Path) -> None:
 def cmd_diagnose(args, ctx) -> int:
     with output_folder(args.out or Path(args.samples).parent, "diagnose", overwrite=args.overwrite) as out:
         idata = diagnostics.read_samples(args.samples)
-        model, params = _diagnose_model(args, idata)
+        model, params = (None, None) if args.no_figures else _diagnose_model(args, idata)  # the density figure's
         out.check_free({"the samples": args.samples, "--model": args.model, "--params": args.params,
-                        "--data": args.data})
+                        "--consts": args.consts})
         with ctx.interrupts.writing_results():
             out.claim()
             diagnosis, paths = diagnostics.write_report(idata, out.path, model=model, params=params,
-                                                        max_elements=args.max_vars)
+                                                        max_elements=args.max_vars, figures=not args.no_figures)
     print(diagnosis.text())
-    print(f"wrote {out / 'report.md'}, {out / 'summary.csv'} and {len(paths) - 2} figures "
-          f"({', '.join(p.name for p in paths[:-2])})")
+    report_loo(idata, ctx)
+    print(f"wrote {out / 'report.md'}, {out / 'summary.csv'} and {len(paths) - 2} figures"
+          + (f" ({', '.join(p.name for p in paths[:-2])})" if len(paths) > 2 else " (--no-figures)"))
+    ctx.result.update(warnings=[str(w) for w in diagnosis.warnings], files=[str(p) for p in paths])
     return EXIT_WARNINGS if args.strict and diagnosis.warnings else EXIT_OK
 
 
@@ -180,7 +217,7 @@ def _diagnose_model(args, idata):
         return None, None
     try:
         model = load(path)
-        consts = args.data or attrs.get("consts_file")
+        consts = args.consts or attrs.get("consts_file")
         if model.consts and not model.is_bound:
             model = model.bind(consts if consts and Path(consts).is_file() else diagnostics.consts_of(idata))
         if attrs.get("fingerprint") not in (None, model.fingerprint):
@@ -202,12 +239,12 @@ def cmd_demo(args, ctx) -> int:
     from ..demo import default_out, run_demo
     sizes = dict(steps=args.steps, draws=args.draws, warmup=args.warmup, thin=args.thin, chains=args.chains)
     if args.examples is not None:
-        return run_demo(args.target, examples=args.examples, progress=not args.no_progress, **sizes)
+        return run_demo(args.target, examples=args.examples, progress=progress(args), **sizes)
     with output_folder(args.out or default_out(args.target), "demo", overwrite=args.overwrite) as out:
         out.check_free()
-        return run_demo(args.target, out=out.path, progress=not args.no_progress, before_write=out.claim, **sizes)
+        return run_demo(args.target, out=out.path, progress=progress(args), before_write=out.claim, **sizes)
 
 
 COMMANDS = {"check": cmd_check, "fit": cmd_fit, "sample": cmd_sample, "logz": cmd_logz, "score": cmd_score,
-            "diagnose": cmd_diagnose, "demo": cmd_demo}
-COMPILES = frozenset({"fit", "sample", "logz", "score", "diagnose", "demo"})  # switch the compile cache on first
+            "predict": cmd_predict, "diagnose": cmd_diagnose, "demo": cmd_demo, "launch": cmd_launch}
+COMPILES = frozenset({"fit", "sample", "predict", "logz", "score", "diagnose", "demo"})  # switch the compile cache on first

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from .. import plots
 from ..errors import EbmError
-from ..io import atomic_write, check_params, read_data, save_params
+from ..io import atomic_write, check_params, read_data
 from ..model.source import load
 from .outdir import OutDir, output_folder
 from .signals import EXIT_INTERRUPTED
+from .talk import fit_result
 
 EXIT_OK, EXIT_NUMERIC = 0, 1
 
@@ -36,7 +37,7 @@ def cmd_fit(args, ctx) -> int:
                   optimizer=args.optimizer, key=args.seed, val_frac=args.val_frac, patience=args.patience,
                   checkpoint_dir=out / "checkpoints" if (args.checkpoint_every or resume) else None,
                   checkpoint_every=args.checkpoint_every or (100 if resume else None), resume=resume,
-                  progress=not args.no_progress, clip_norm=args.clip_norm, average=args.average,
+                  progress=not (args.no_progress or args.quiet), clip_norm=args.clip_norm, average=args.average,
                   **args.method_options)
         if res.interrupted:
             return _interrupted(args, ctx, out, model, res)
@@ -45,6 +46,7 @@ def cmd_fit(args, ctx) -> int:
             out.claim()
             final = _write_fit(out, model, res, args.data, params=usable, figure=True)
         _said(res, final, out, params=usable)
+        fit_result(ctx.result, res, final, out.path, params=usable)
         if not usable or res.failure is not None:
             return _failed(args, out, model, res)
         if not args.no_report:
@@ -67,8 +69,9 @@ def _unusable(model, res):
 
 
 def _write_fit(out: OutDir, model, res, data, params: bool, figure: bool, extra=None) -> dict:
-    """params.npz + params.json (when ``params``), history.csv and loss.png (when ``figure``) under ``out``; the
-    final numbers recorded. Every file is written atomically, and if the writing stops (an error, a second
+    """The saved fit (:func:`ebmppl.training.saved.write_fit`: params.npz, extras.npz and params.json when
+    ``params``, history.npz), history.csv and loss.png (when ``figure``) under ``out``; the final numbers
+    recorded. Every file is written atomically, and if the writing stops (an error, a second
     Ctrl-C) the files of this run already written are removed: the folder never holds part of a result."""
     h = res.history
     final = {"loss": float(h["loss"][-1]) if len(h["loss"]) else None, "steps": int(res.steps_done),
@@ -77,12 +80,10 @@ def _write_fit(out: OutDir, model, res, data, params: bool, figure: bool, extra=
         final["val_loss"] = float(h["val_loss"][-1])
     if res.logz is not None:
         final["logz"] = res.logz
-    written = []
+    from ..training.saved import EXTRAS, HISTORY, PARAMS, write_fit
+    written = [out / HISTORY] + ([out / EXTRAS, out / PARAMS, out / "params.json"] if params else [])
     try:
-        if params:
-            written += [out / "params.npz", out / "params.json"]
-            save_params(out / "params.npz", model, res.params,
-                        {"method": res.method, "options": res.options, "final": final, "data": str(data)})
+        write_fit(res, out.path, data=str(data), final=final, params=params)
         written.append(out / "history.csv")
         atomic_write(out / "history.csv", lambda tmp: Path(tmp).write_text(_history_csv(h)))
         if figure:
@@ -110,8 +111,17 @@ def _said(res, final: dict, out: OutDir, params: bool) -> None:
     loss = f"{final['loss']:.6g}" if final["loss"] is not None else "none"
     print(f"method {res.method}: {final['steps']} steps, final loss {loss}"
           + (f", log Z {res.logz:.4f}" if res.logz is not None else "") + f" ({res.stopped})")
-    names = (["params.npz", "params.json"] if params else []) + ["history.csv", "loss.png"]
+    if params:
+        print(res.param_table)
+    extras = ["extras.npz"] if _has_extras(res) else []
+    names = (["params.npz", "params.json"] + extras if params else []) + ["history.npz", "history.csv", "loss.png"]
     print("wrote " + ", ".join(str(out / n) for n in names))
+
+
+def _has_extras(res) -> bool:
+    """Whether the method left trained values or carried state (saved as extras.npz)."""
+    import jax
+    return bool(jax.tree_util.tree_leaves((res.extra, res.state)))
 
 
 def _failed(args, out: OutDir, model, res) -> int:

@@ -97,9 +97,18 @@ OPTIONS = {
     "warmup": Opt("count", most=INT_MAX, hint="warmup steps per chain, e.g. 1000 (0 for none)"),
     "thin": _size("keep every THIN-th draw: 1 keeps them all"),
     "runs": _size("AIS needs at least 2 runs: their spread gives the standard error", least=2),
-    "temperatures": _size("AIS anneals over at least 2 temperatures, e.g. 1000", least=2),
+    "temperatures": _size("at least 2 temperatures: e.g. 1000 for AIS (logz), 8 for parallel tempering (sample)",
+                          least=2),
+    "max_temperature": Opt("interval", (1, 1e30), hint="the hottest replica's temperature, above 1, e.g. 10"),
     "max_vars": _size("the number of scalar elements the figures show, e.g. 6"),
+    "step_size": Opt("positive", hint="an initial step size such as 0.1"),
+    "target_accept": Opt("interval", (0, 1), hint="an acceptance rate such as 0.9 (higher: smaller steps)"),
+    "num_processes": _size("the number of processes in a multi-process run, e.g. 2"),
+    "process_id": Opt("count", most=INT_MAX, hint="this process's number, 0 to the number of processes - 1"),
 }
+
+# commands whose --data named the consts file: now --consts, with --data kept as its old name (and a note)
+CONSTS_ALIAS = ("check", "sample", "logz", "diagnose", "predict")
 
 
 def flag(dest: str) -> str:
@@ -125,6 +134,19 @@ def admit_args(args) -> list[str]:
         raise EbmError("usage", "--resume continues the run in --out, and --overwrite would remove it first",
                        hint="give one of them")
     return warnings
+
+
+def consts_alias(args) -> list[str]:
+    """``--data`` on a command where it names the consts becomes ``--consts`` (both is an error); the notes to
+    print."""
+    if args.command not in CONSTS_ALIAS or getattr(args, "data", None) is None:
+        return []
+    if args.consts is not None:
+        raise EbmError("usage", f"--data and --consts both name the consts file ({args.data} and {args.consts})",
+                       hint="give --consts only (--data is its old name)")
+    args.consts = args.data
+    return [f"--data is deprecated for `ebmppl {args.command}`: use --consts {args.data} (--data names training "
+            f"rows in `ebmppl fit` and `ebmppl score`)"]
 
 
 # ------------------------------------------------------------------ fit --option

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import EbmError
+from . import choices
+from .launch import add_options as _distributed_options, add_parser as _add_launch
 
 EXIT_CODES = """exit codes:
   0    done
@@ -35,7 +37,15 @@ def _overwrite(p: argparse.ArgumentParser):
 
 
 def _common(p: argparse.ArgumentParser):
+    """The options every command has: float64, how much it says, and a JSON result line."""
     p.add_argument("--x64", action="store_true", help="compute in float64 (default float32)")
+    talk = p.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true",
+                      help="no progress bars, notes or warnings on stderr (errors and results still print)")
+    talk.add_argument("-v", "--verbose", action="store_true",
+                      help="also say what was chosen and how long compiling and running took")
+    p.add_argument("--json", action="store_true",
+                   help="print the result as one JSON line on stdout (the human-readable text goes to stderr)")
 
 
 def _model_args(p: argparse.ArgumentParser, params=None):
@@ -43,7 +53,15 @@ def _model_args(p: argparse.ArgumentParser, params=None):
     p.add_argument("file", help="the .ebm model file")
     if params:
         p.add_argument("--params", metavar="PARAMS.npz", help=f"{params} (default: the model's initial params)")
-    p.add_argument("--data", metavar="CONSTS.json", help="JSON file binding the model's consts")
+    _consts(p)
+
+
+def _consts(p: argparse.ArgumentParser, default_help: str = ""):
+    """``--consts``, and ``--data``: its old name on the commands whose ``--data`` meant consts (a note says so)."""
+    p.add_argument("--consts", metavar="CONSTS.json", default=None,
+                   help="JSON file binding the model's consts" + default_help)
+    p.add_argument("--data", metavar="CONSTS.json", default=None,
+                   help="deprecated: the old name of --consts (in fit and score, --data names the training rows)")
 
 
 def _add_check(sub):
@@ -56,30 +74,40 @@ def _add_check(sub):
 
 
 def _add_sample(sub):
-    from ..infer.sample import SAMPLERS
     s = sub.add_parser("sample", help="draw MCMC chains from a model; write samples.nc and print a summary",
                        description="Sample a model's vars and latents at fixed params with NUTS, HMC, MALA, ULA, "
                                    "random-walk Metropolis, block Gibbs or Gibbs-with-gradients. Writes "
                                    "DIR/samples.nc (ArviZ netCDF, written atomically) and prints mean, sd, R-hat "
                                    "and ESS per variable.")
     _model_args(s, params="fitted params")
-    s.add_argument("--sampler", default="auto", choices=SAMPLERS, help="the sampler (default: auto)")
+    s.add_argument("--sampler", default="auto", choices=choices.SAMPLERS, help="the sampler (default: auto)")
     s.add_argument("--chains", type=int, default=4, help="number of chains (default 4)")
     s.add_argument("--draws", type=int, default=1000, help="draws kept per chain (default 1000)")
     s.add_argument("--warmup", type=int, default=1000, help="warmup steps per chain (default 1000)")
     s.add_argument("--thin", type=int, default=1, help="keep every THIN-th draw (default 1)")
     s.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    s.add_argument("--step-size", type=float, default=None,
+                   help="the initial step size (adapted during warmup; ULA's fixed step); default: the sampler's")
+    s.add_argument("--target-accept", type=float, default=None,
+                   help="the acceptance rate warmup adapts the step size toward, e.g. 0.9 (default: the sampler's); "
+                        "raise it when NUTS reports divergences")
+    s.add_argument("--adapt-mass", action=argparse.BooleanOptionalAction, default=None,
+                   help="learn a diagonal mass matrix during warmup (default: on)")
+    s.add_argument("--temperatures", type=int, default=None,
+                   help="--sampler pt: the number of replicas (default 8)")
+    s.add_argument("--max-temperature", type=float, default=None,
+                   help="--sampler pt: the hottest replica's temperature (default 10)")
     s.add_argument("--chain-method", default="vectorized", choices=["vectorized", "parallel", "sequential"],
                    help="how chains run: vectorized on one device (default), parallel over devices, sequential")
     s.add_argument("--out", metavar="DIR", default="runs/sample", help="output folder (default runs/sample)")
+    _predictive(s, None)
     s.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    _distributed_options(s)
     _overwrite(s)
     _common(s)
 
 
 def _add_fit(sub):
-    from ..training.api import METHODS
-    from ..training.trainer import OPTIMIZERS
     f = sub.add_parser("fit", help="fit a model's params to data; write params, history and a loss curve",
                        description="Fit a model's params to data by score matching (sm, ssm, dsm), NCE, contrastive "
                                    "divergence (cd, pcd), flow-contrastive (fce) or variational (vi) training, or "
@@ -90,11 +118,11 @@ def _add_fit(sub):
     f.add_argument("file", help="the .ebm model file")
     f.add_argument("--data", required=True, metavar="DATA.csv|npz", help="training data (columns named after vars)")
     f.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
-    f.add_argument("--method", default="auto", choices=METHODS, help="training method (default: auto)")
+    f.add_argument("--method", default="auto", choices=choices.FIT_METHODS, help="training method (default: auto)")
     f.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
     f.add_argument("--batch-size", type=int, default=256, help="minibatch size (default 256)")
     f.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
-    f.add_argument("--optimizer", default="adam", choices=OPTIMIZERS, help="optimizer (default adam)")
+    f.add_argument("--optimizer", default="adam", choices=choices.OPTIMIZERS, help="optimizer (default adam)")
     f.add_argument("--seed", type=int, default=0, help=SEED_HELP)
     f.add_argument("--val-frac", type=float, default=0.0, help="fraction of rows held out for validation")
     f.add_argument("--patience", type=int, default=None, help="early stopping after this many checks "
@@ -124,7 +152,7 @@ def _add_logz(sub):
                                    "and how it was computed; with a params file from `ebmppl fit --method nce` "
                                    "also NCE's learned log Z.")
     _model_args(z, params="params")
-    z.add_argument("--method", default="auto", choices=["auto", "exact", "quadrature", "ais"],
+    z.add_argument("--method", default="auto", choices=choices.LOGZ_METHODS,
                    help="estimation method (default auto)")
     z.add_argument("--runs", type=int, default=256, help="AIS runs (default 256)")
     z.add_argument("--temperatures", type=int, default=1000, help="AIS temperatures (default 1000)")
@@ -142,8 +170,40 @@ def _add_score(sub):
     sc.add_argument("--data", required=True, metavar="DATA.csv|npz", help="rows to score")
     sc.add_argument("--consts", metavar="CONSTS.json", help="JSON file binding the model's consts")
     sc.add_argument("--out", metavar="DIR", default="runs/score", help="output folder (default runs/score)")
+    sc.add_argument("--ksd", action="store_true",
+                    help="also test the fit: the kernel Stein discrepancy of the model against the rows, with a "
+                         "wild-bootstrap p-value (real-valued vars only); written to DIR/ksd.json")
+    sc.add_argument("--seed", type=int, default=0, help=SEED_HELP + " (--ksd: the bootstrap's weights)")
     _overwrite(sc)
     _common(sc)
+
+
+def _predictive(p: argparse.ArgumentParser, default):
+    """``--predictive WHICH``: bare on ``sample`` (posterior), a choice with a default on ``predict``."""
+    nargs = {"nargs": "?", "const": "posterior"} if default is None else {}
+    bare = "; a bare --predictive: posterior" if default is None else f" (default {default})"
+    p.add_argument("--predictive", default=default, choices=["posterior", "prior", "both"], **nargs,
+                   help=f"draw the observed consts: posterior (group posterior_predictive), prior (groups prior "
+                        f"and prior_predictive; every var needs its prior by `~`) or both{bare}")
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="add predictive draws of the observed consts to a samples.nc",
+                       description="Read SAMPLES.nc (from `ebmppl sample`) and the model it came from; draw each "
+                                   "observed const (`y ~ dist(...)` on a const) at every posterior draw "
+                                   "(posterior_predictive) and/or from the prior (prior, prior_predictive); write "
+                                   "DIR/samples.nc with these groups added to the draws, observed_data and "
+                                   "log_likelihood.")
+    p.add_argument("file", help="the .ebm model file the draws came from")
+    p.add_argument("samples", help="the samples.nc file written by `ebmppl sample`")
+    p.add_argument("--params", metavar="PARAMS.npz", default=None,
+                   help="the params the draws used (default: those recorded in the samples, else initial)")
+    _consts(p, " (default: the consts stored in the samples)")
+    _predictive(p, "posterior")
+    p.add_argument("--seed", type=int, default=0, help=SEED_HELP)
+    p.add_argument("--out", metavar="DIR", default="runs/predict", help="output folder (default runs/predict)")
+    _overwrite(p)
+    _common(p)
 
 
 def _add_diagnose(sub):
@@ -161,8 +221,9 @@ def _add_diagnose(sub):
                    help="the model, for the density figure (default: the model file recorded in the samples)")
     g.add_argument("--params", metavar="PARAMS.npz", default=None,
                    help="the params the draws used (default: those recorded in the samples, else initial)")
-    g.add_argument("--data", metavar="CONSTS.json", default=None,
-                   help="JSON file binding the model's consts (default: the consts stored in the samples)")
+    _consts(g, " (default: the consts stored in the samples)")
+    g.add_argument("--no-figures", action="store_true",
+                   help="write only summary.csv and report.md, no figures (the figures take most of the time)")
     g.add_argument("--max-vars", type=int, default=6, metavar="N",
                    help="scalar elements shown in the trace, rank, autocorrelation and pair plots (default 6; "
                         "with more elements, those with the lowest bulk ESS)")
@@ -190,7 +251,8 @@ def _add_demo(sub):
     _common(d)
 
 
-SUBCOMMANDS = (_add_check, _add_sample, _add_fit, _add_logz, _add_score, _add_diagnose, _add_demo)
+SUBCOMMANDS = (_add_check, _add_sample, _add_predict, _add_fit, _add_logz, _add_score, _add_diagnose, _add_demo,
+               _add_launch)
 
 
 def build_parser() -> argparse.ArgumentParser:

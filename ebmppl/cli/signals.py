@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
+from .. import stopping
+
 EXIT_INTERRUPTED = 130
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -46,6 +48,7 @@ class Interrupts:
         self.signum = signum
         if self.count > 1 or self.writing:
             raise Abort()
+        stopping.request()  # acted on at the next chunk even if this KeyboardInterrupt is swallowed
         raise KeyboardInterrupt()
 
     @contextmanager
@@ -66,10 +69,12 @@ def handled() -> Iterator[Interrupts]:
         yield state
         return
     old = {s: signal.getsignal(s) for s in SIGNALS}
+    stopping.clear()
     for s in SIGNALS:
         signal.signal(s, state.handler)
     try:
         yield state
     finally:
+        stopping.clear()
         for s, h in old.items():
             signal.signal(s, h if h is not None else signal.SIG_DFL)

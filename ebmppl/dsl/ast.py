@@ -107,6 +107,23 @@ class GenCall(Expr):
 
 
 @dataclass(frozen=True)
+class Recurrence(Expr):
+    """`let s[t in start:stop] = body with s[0] = init`: the values s[0], ..., s[stop - 1], each from earlier ones.
+
+    ``body`` reads ``var`` and earlier values ``name[var - k]``; ``init`` gives the first values: one
+    (``with s[0] = ...``, ``count`` None) or ``count`` of them stacked (``with s[:K] = ...``).
+    """
+
+    name: str
+    var: str
+    start: Expr
+    stop: Expr
+    body: Expr
+    init: Expr
+    count: Optional[Expr] = None
+
+
+@dataclass(frozen=True)
 class Array(Expr):
     items: tuple[Expr, ...]
 
@@ -178,10 +195,19 @@ class TypeExpr(Node):
 
 
 @dataclass(frozen=True)
+class Truncation(Node):
+    """`T[lo, hi]` after a density: the distribution restricted to [lo, hi]; a bound left out is None."""
+
+    lo: Optional[Expr]
+    hi: Optional[Expr]
+
+
+@dataclass(frozen=True)
 class DistCall(Node):
     name: str
     args: tuple[Expr, ...]
     kwargs: tuple[KwArg, ...]
+    trunc: Optional[Truncation] = None  # `~ dist(...) T[lo, hi]`
 
 
 @dataclass(frozen=True)
@@ -304,5 +330,30 @@ def free_names(node: Optional[Node], is_builtin: Callable[[str], bool] = lambda 
             stack.append((e.iter, inner))
             stack.append((e.body, inner | {e.var}))
             continue
+        if isinstance(e, Recurrence):  # the body reads the loop variable and the recurrence's earlier values
+            stack.extend((c, inner) for c in (e.start, e.stop, e.init, e.count) if c is not None)
+            stack.append((e.body, inner | {e.var, e.name}))
+            continue
         stack.extend((c, inner) for c in children(e))
     return out
+
+
+def recurrence_lags(e: Recurrence) -> dict[int, int]:
+    """``id(name node) -> k`` for each read ``s[t - k]`` of a recurrence's own values in its body, k an int literal
+    (``s[t]`` is 0, ``s[t + 1]`` is -1); reads of another form are left out."""
+    lags = {}
+    for n in walk(e.body):
+        if isinstance(n, Index) and isinstance(n.value, Name) and n.value.id == e.name and n.subs:
+            k = _lag(n.subs[0], e.var)
+            if k is not None:
+                lags[id(n.value)] = k
+    return lags
+
+
+def _lag(sub: Node, var: str) -> Optional[int]:
+    if isinstance(sub, Name) and sub.id == var:
+        return 0
+    if (isinstance(sub, BinOp) and sub.op in "+-" and isinstance(sub.left, Name) and sub.left.id == var
+            and isinstance(sub.right, Num) and sub.right.is_int):
+        return int(sub.right.value) * (1 if sub.op == "-" else -1)
+    return None

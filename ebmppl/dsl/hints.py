@@ -21,7 +21,7 @@ from ..errors import EbmSyntaxError, Source, Span, char_name, did_you_mean
 # Words that start a statement; a line starting with one never continues the line before.
 STATEMENT_WORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model"}
 KEYWORDS = {"include", "const", "var", "latent", "param", "let", "factor", "model", "if", "else",
-            "for", "in", "and", "or", "not", "mixture", "condition", "None"}
+            "for", "in", "and", "or", "not", "mixture", "condition", "None", "with"}
 CLOSE = {"RPAR", "RSQB"}  # the closing-bracket terminals
 
 _TOKEN_WORDS = {

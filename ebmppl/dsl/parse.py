@@ -17,9 +17,9 @@ from pathlib import Path
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedInput, VisitError
 
-from ..errors import EbmError, EbmSemanticError, EbmSyntaxError, Source, Span, escaped
+from ..errors import EbmError, EbmSyntaxError, Source, Span, escaped
 from . import ast as A
-from . import literals
+from . import forms, literals
 from .files import IncludeBudget, include_target, read_source
 from .hints import KEYWORDS, STATEMENT_WORDS, syntax_error, token_span
 from .nesting import MAX_DEPTH, TooDeep, bracket_depth, check_depth, ensure_stack, too_deep_brackets
@@ -28,7 +28,7 @@ __all__ = ["parse", "parse_file", "MAX_DEPTH"]
 
 # Tokens after which a newline does not end the statement.
 _CONTINUE_AFTER = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "AT", "CARET", "BAR", "TILDE",
-                   "COLON", "COMP_OP", "EQUAL", "COMMA", "AND", "OR", "NOT", "IF", "ELSE"}
+                   "COLON", "COMP_OP", "EQUAL", "COMMA", "AND", "OR", "NOT", "IF", "ELSE", "WITH"}
 
 
 class _Continuation:
@@ -136,16 +136,27 @@ class _Builder(Transformer_NonRecursive):
         return A.Let(self._span(meta), self._new_name(name), self._tspan(name), expr)
 
     @v_args(meta=True, inline=True)
+    def let_rec(self, meta, name, var, start, _colon, stop, body, init_name, subs, init):
+        count = forms.first_values(str(name), self._tspan(init_name), str(init_name), subs)
+        rec = A.Recurrence(self._span(meta), str(name), self._new_name(var), start, stop, body, init, count)
+        return A.Let(self._span(meta), self._new_name(name), self._tspan(name), rec)
+
+    @v_args(meta=True, inline=True)
     def factor_energy(self, meta, name, expr):
         return A.FactorStmt(self._span(meta), self._new_name(name), self._tspan(name), expr)
 
     @v_args(meta=True, inline=True)
-    def factor_tilde(self, meta, name, target, _tilde, dist):
-        return A.TildeStmt(self._span(meta), self._new_name(name), target, dist)
+    def factor_tilde(self, meta, name, target, _tilde, dist, trunc):
+        return A.TildeStmt(self._span(meta), self._new_name(name), target, forms.truncated(dist, trunc))
 
     @v_args(meta=True, inline=True)
-    def tilde(self, meta, target, _tilde, dist):
-        return A.TildeStmt(self._span(meta), None, target, dist)
+    def tilde(self, meta, target, _tilde, dist, trunc):
+        return A.TildeStmt(self._span(meta), None, target, forms.truncated(dist, trunc))
+
+    @v_args(meta=True, inline=True)
+    def truncation(self, meta, word, lo, hi):
+        forms.truncation_word(str(word), self._tspan(word))
+        return A.Truncation(self._span(meta), lo, hi)
 
     @v_args(meta=True, inline=True)
     def model_stmt(self, meta, cexpr):
@@ -295,11 +306,7 @@ class _Builder(Transformer_NonRecursive):
     def slice(self, meta, items):
         # items: lo, COLON, hi, COLON-or-None, step
         lo, _c1, hi, _c2, step = (list(items) + [None] * 5)[:5]
-        literal = step.operand if isinstance(step, A.UnOp) else step
-        if isinstance(literal, A.Num) and literal.value == 0:
-            raise EbmSemanticError("a slice step cannot be 0", step.span,
-                                   "use a positive step (x[::2]), or a negative one to go backwards (x[::-1])")
-        return A.Slice(self._span(meta), lo, hi, step)
+        return A.Slice(self._span(meta), lo, hi, forms.nonzero_step(step))
 
     @v_args(meta=True)
     def newaxis(self, meta, items):

@@ -16,6 +16,7 @@ from ..settings import float_dtype
 from ..errors import EbmError
 from .gibbs import DiscreteLayout, layout
 from .proposal import mh_accept
+from ..vocabulary import knob
 
 
 class GibbsWithGradients:
@@ -32,7 +33,7 @@ class GibbsWithGradients:
         if bad:
             kind = lay.kinds[lay.names.index(bad[0])]
             raise EbmError("sample", f"gwg moves binary and spin variables; '{bad[0]}' is {kind}",
-                           hint="use sampler='gibbs' for categorical variables")
+                           hint=f"use {knob('sampler', 'gibbs')} for categorical variables")
         self.target = target
         self.layout: DiscreteLayout = lay
         self.steps = int(steps or max(1, lay.n))

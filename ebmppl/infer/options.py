@@ -27,7 +27,8 @@ from ..model.admit import require
 
 # knob -> (domain kind, args): what each numeric knob of ebmppl.sample must be
 KNOBS = {"chains": ("size", ()), "draws": ("size", ()), "warmup": ("count", ()), "thin": ("size", ()),
-         "step_size": ("positive", ()), "target_accept": ("unit", ()), "gwg_steps": ("size", ())}
+         "step_size": ("positive", ()), "target_accept": ("unit", ()), "gwg_steps": ("size", ()),
+         "temperatures": ("size", ()), "max_temperature": ("interval", (1.0, 1e30))}
 # knob -> the names it may take
 CHOICES = {"chain_method": ("vectorized", "parallel", "sequential"), "discrete": ("gibbs", "gwg")}
 FLAGS = ("adapt_step", "adapt_mass")
@@ -105,6 +106,9 @@ class KernelOptions:
         adapt_mass: learn a diagonal preconditioner (mass matrix) during warmup.
         discrete: the discrete move of a mixed model under mala, ula or rwmh: ``gibbs`` or ``gwg``.
         gwg_steps: Gibbs-with-gradients flips per draw (default: one per element).
+        temperatures: parallel tempering's number of replicas (``sampler="pt"``; default 8).
+        max_temperature: parallel tempering's hottest temperature (default 10; the ladder between 1 and it
+            starts geometric and is adapted during warmup).
     """
 
     step_size: Union[None, float, Callable] = None
@@ -113,6 +117,8 @@ class KernelOptions:
     adapt_mass: bool = True
     discrete: str = "gibbs"
     gwg_steps: Optional[int] = None
+    temperatures: Optional[int] = None
+    max_temperature: Optional[float] = None
 
     def __post_init__(self):
         _admit_fields(self)

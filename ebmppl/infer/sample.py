@@ -22,24 +22,29 @@ from jax.flatten_util import ravel_pytree
 from numpyro.infer import HMC, MCMC, NUTS, HMCGibbs
 
 from .. import diagnostics
+from ..distributed import chain_share, gather_chains
 from ..settings import ensure_compile_cache
 from ..dsl import ast as A
 from ..errors import EbmError
+from ..progress import status
+from ..vocabulary import current, knob, knobs, value
 from ..setups import Setups, context, digest
 from . import _numpyro_jit
 from . import gibbs as gibbs_mod
 from . import gwg as gwg_mod
+from . import precision, predictive
 from .kernel import EbmKernel
 from .mala import MALA
 from .options import KernelOptions, Layout, prng_key, resolve
 from .rwmh import RWMH
 from .target import Target
+from .tempering import ParallelTempering
 from .ula import ULA
 from .values import check_consts, check_params, check_values
 
 CONTINUOUS_SAMPLERS = ("nuts", "hmc", "mala", "ula", "rwmh")
 DISCRETE_SAMPLERS = ("gibbs", "gwg")
-SAMPLERS = ("auto",) + CONTINUOUS_SAMPLERS + DISCRETE_SAMPLERS
+SAMPLERS = ("auto",) + CONTINUOUS_SAMPLERS + DISCRETE_SAMPLERS + ("pt",)  # pt: any model (MALA and/or Gibbs)
 
 
 def choose_sampler(model) -> tuple[str, str]:
@@ -53,20 +58,23 @@ def choose_sampler(model) -> tuple[str, str]:
     return "nuts", "continuous and discrete variables: NUTS for the continuous, block Gibbs for the discrete"
 
 
-def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optional[int] = None,
+def sample(model, params=None, data=None, sampler: str = "auto", chains: Optional[int] = None,
            draws: Optional[int] = None, warmup: Optional[int] = None, thin: Optional[int] = None, key=0,
            init: Optional[dict] = None, progress: bool = True, chain_method: Optional[str] = None,
            discrete: Optional[str] = None, step_size=None, adapt_mass: Optional[bool] = None,
            target_accept: Optional[float] = None, gwg_steps: Optional[int] = None, consts: Optional[dict] = None,
            verbose: bool = True, *, adapt_step: Optional[bool] = None, layout: Optional[Layout] = None,
-           kernel: Optional[KernelOptions] = None):
+           kernel: Optional[KernelOptions] = None, temperatures: Optional[int] = None,
+           max_temperature: Optional[float] = None, distributed: Optional[bool] = None):
     """Sample a model's variables (and latents) at fixed params.
 
     Args:
         model: a :class:`~ebmppl.Model` (from :func:`ebmppl.load`, :func:`ebmppl.parse` or decorators).
         params: parameter values (default: ``model.init_params(0)``, with a warning when the model has params).
         data: consts to bind (dict or JSON path), if the model is not bound yet.
-        sampler: ``auto``, ``nuts``, ``hmc``, ``mala``, ``ula``, ``rwmh``, ``gibbs`` or ``gwg``.
+        sampler: ``auto`` (default, as on the command line: NUTS for continuous models, block Gibbs for
+            discrete ones, both for mixed ones), ``nuts``, ``hmc``, ``mala``, ``ula``, ``rwmh``, ``gibbs``,
+            ``gwg`` or ``pt`` (parallel tempering, :mod:`.tempering`).
         chains, draws, warmup, thin, chain_method: the MCMC layout (defaults 4, 1000, 1000, 1,
             ``vectorized``; see :class:`Layout`); ``draws`` are kept after thinning. ``chain_method``:
             ``vectorized``, ``parallel`` (one device a chain) or ``sequential``.
@@ -77,10 +85,13 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
         step_size, target_accept, adapt_step, adapt_mass: kernel knobs (defaults per kernel; see
             :class:`KernelOptions`).
         gwg_steps: Gibbs-with-gradients flips per draw (default: one per element).
+        temperatures, max_temperature: ``pt``'s number of replicas (8) and hottest temperature (10).
         consts: const overrides at call time.
         verbose: print ``sampler=auto`` choices and sampler notes to stderr.
         layout, kernel: the layout and kernel knobs as :class:`Layout` and :class:`KernelOptions`, instead of
             the plain keywords (a knob given both ways is an error).
+        distributed: share the chains between the processes of a multi-process run (:mod:`ebmppl.distributed`;
+            default: when there is one); every process returns all the chains, as a single-process run would.
 
     Returns:
         ``arviz.InferenceData`` with ``posterior`` (named dims from the declared shapes, lets,
@@ -92,7 +103,7 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
     lay, kopt = resolve(layout, kernel, dict(
         chains=chains, draws=draws, warmup=warmup, thin=thin, chain_method=chain_method, step_size=step_size,
         target_accept=target_accept, adapt_step=adapt_step, adapt_mass=adapt_mass, discrete=discrete,
-        gwg_steps=gwg_steps))
+        gwg_steps=gwg_steps, temperatures=temperatures, max_temperature=max_temperature))
     if not isinstance(sampler, str) or sampler not in SAMPLERS:
         raise EbmError("sample", f"unknown sampler '{sampler}'", hint=f"choose one of {', '.join(SAMPLERS)}")
     rng = prng_key(key)
@@ -107,29 +118,41 @@ def sample(model, params=None, data=None, sampler: str = "nuts", chains: Optiona
         if verbose:
             print(f"sampler=auto: {reason}", file=sys.stderr)
     if params is None and model.params:
-        warnings.warn("sampling at the model's initial params (pass params= for fitted ones)", stacklevel=2)
+        warnings.warn(f"sampling at the model's initial params (pass {knob('params')} for fitted ones)",
+                      stacklevel=2)
     ensure_compile_cache()
+    part = chain_share(lay.chains, distributed)  # None, or the chains [lo, hi) this process runs
     # a kept MCMC object holds its last draws: runs this large are not kept (compiling is cheap beside them)
     skey = None
     if lay.chains * lay.draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64))
                                     for s in model.random) <= _KEEP_MAX_NUMBERS:
-        skey = _setup_key(model, params, consts, sampler, lay, kopt, progress)
+        skey = _setup_key(model, params, consts, sampler, lay, kopt, progress, part)
     kept = _SETUPS.get(skey, model)
     # the same setup as a recent call: its target and compiled loop
     target, setup = kept if kept is not None else (Target(model, params, consts), {})
     _check_target(target, sampler, init)
-    k_init, k_run = jax.random.split(rng)
-    if sampler in ("nuts", "hmc"):
-        samples, stats = _run_numpyro(model, target, sampler, lay, kopt, k_init, k_run, init, progress, setup)
-        note = None
-    else:
-        samples, stats, note = _run_ebm(target, sampler, lay, kopt, k_init, k_run, init, progress, setup)
+    samples, stats, note = _draw(model, target, sampler, lay, kopt, rng, init, progress, setup, part)
     if kept is None:
         _SETUPS.put(skey, model, (target, setup))
     if note and verbose:
         print(f"note: {note}", file=sys.stderr)
     _check_draws(model, samples, sampler)
     return _to_idata(model, target, samples, stats, sampler, note, reason, kopt.target_accept)
+
+
+def _draw(model, target, sampler, lay: Layout, kopt: KernelOptions, rng, init, progress, setup, part):
+    """(draws, sample statistics, the kernel's note) of all the chains: in a multi-process run, this process
+    runs its share ``part`` and the shares are gathered."""
+    k_init, k_run = jax.random.split(rng)
+    if sampler in ("nuts", "hmc"):
+        samples, stats = _run_numpyro(model, target, sampler, lay, kopt, k_init, k_run, init, progress, setup,
+                                      part)
+        note = None
+    else:
+        samples, stats, note = _run_ebm(target, sampler, lay, kopt, k_init, k_run, init, progress, setup, part)
+    if part is not None:
+        samples, stats = gather_chains(samples), gather_chains(stats)
+    return samples, stats, note
 
 
 def _checked_model(model, data, sampler: str, lay: Layout):
@@ -139,7 +162,8 @@ def _checked_model(model, data, sampler: str, lay: Layout):
     if not model.is_bound:
         missing = [s.name for s in model.consts if s.name not in model.const_values and s.init is None]
         raise EbmError("data", f"the model's consts {', '.join(repr(m) for m in missing)} have no values",
-                       hint="pass data= (a dict or a JSON file), or --data on the command line")
+                       hint="pass data= (a dict or a JSON file)" if current() == "python" else
+                       "pass --consts CONSTS.json")
     if not model.random:
         raise EbmError("sample", "the model has no vars or latents to sample")
     steps = lay.warmup + lay.draws * lay.thin
@@ -151,7 +175,7 @@ def _checked_model(model, data, sampler: str, lay: Layout):
     if kept > KEEP_LIMIT:
         raise EbmError("limit", f"{lay.chains} chains x {lay.draws} draws of {kept // (lay.chains * lay.draws)} "
                                 f"number(s) each would keep {kept:.3g} numbers (the limit is {KEEP_LIMIT:.3g}, about "
-                                f"{KEEP_LIMIT * 4 >> 30} GiB)", hint="draw fewer (draws=) or use fewer chains")
+                                f"{KEEP_LIMIT * 4 >> 30} GiB)", hint=f"draw fewer ({knob('draws')}) or use fewer chains")
     return model
 
 
@@ -166,9 +190,9 @@ def _check_draws(model, samples: dict, sampler: str) -> None:
             chain, draw = (int(i) for i in bad[0][:2])
             raise EbmError("sample", f"the {sampler} draws of '{s.name}' are not finite ({a[tuple(bad[0])]} at chain "
                                      f"{chain}, draw {draw}; {len(bad)} values in all): the chains diverged",
-                           s.span, "use a smaller step_size (or sampler='mala', which rejects such moves); if the "
-                                   "model's density does not vanish far away (`ebmppl logz` says so), no sampler "
-                                   "can draw from it")
+                           s.span, f"use a smaller {knob('step_size')} (or {knob('sampler', 'mala')}, which rejects "
+                                   f"such moves); if the model's density does not vanish far away (`ebmppl logz` "
+                                   f"says so), no sampler can draw from it")
         big = float(np.max(np.abs(a))) if a.size else 0.0
         if big > HUGE_DRAW:
             warnings.warn(f"the {sampler} draws of '{s.name}' reach {big:.3g}: the chains ran away (a step size too "
@@ -180,27 +204,60 @@ def _check_target(target: Target, sampler: str, init) -> None:
     """The sampler can move the target's variables."""
     if sampler in CONTINUOUS_SAMPLERS and target.dim == 0:
         raise EbmError("sample", f"{sampler} moves continuous variables, and the model has none",
-                       hint="use sampler='gibbs' or 'gwg' (or 'auto')")
+                       hint=f"use {knobs('sampler', 'gibbs', 'gwg')} (or {value('sampler', 'auto')})")
     if sampler in DISCRETE_SAMPLERS and not target.disc:
         raise EbmError("sample", f"{sampler} moves discrete variables, and the model has none",
-                       hint="use sampler='nuts', 'mala', 'hmc', 'rwmh' or 'ula' (or 'auto')")
+                       hint=f"use {knobs('sampler', 'nuts', 'mala', 'hmc', 'rwmh', 'ula')} (or {value('sampler', 'auto')})")
     if sampler in ("nuts", "hmc") and target.disc and init is not None:
         raise EbmError("sample", f"init= is not supported for {sampler} on a model with discrete variables",
-                       hint="use sampler='mala' (with Gibbs for the discrete part), or leave init=None")
+                       hint=f"use {knob('sampler', 'mala')} (with Gibbs for the discrete part), or leave init=None")
 
 
-def _mcmc(kernel, lay: Layout, chain_method, progress: bool) -> MCMC:
+def _mcmc(kernel, lay: Layout, chain_method, progress: bool, part=None) -> MCMC:
+    """``part``: the chains [lo, hi) this process runs (None: all)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
         return MCMC(kernel, num_warmup=lay.warmup, num_samples=lay.draws * lay.thin, thinning=lay.thin,
-                    num_chains=lay.chains, chain_method=chain_method, progress_bar=progress)
+                    num_chains=lay.chains if part is None else part[1] - part[0], chain_method=chain_method,
+                    progress_bar=progress)
+
+
+def _chain_inputs(init_params, k_run, chains: int, part):
+    """The starts and key(s) of this process's chains: of all ``chains`` or of the share ``part``. A shared
+    run passes NumPyro its chains' keys, split from ``k_run`` as NumPyro splits it for all the chains, so
+    chain c draws the same numbers whichever process runs it. One chain's start has no chain axis."""
+    n = chains
+    if part is not None:
+        lo, hi = part
+        n, k_run = hi - lo, jax.random.split(k_run, chains)[lo:hi]
+        if init_params is not None:
+            init_params = jax.tree_util.tree_map(lambda a: a[lo:hi], init_params)
+        if n == 1:
+            k_run = k_run[0]
+    if n == 1 and init_params is not None:
+        init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
+    return init_params, k_run
 
 
 def _run(mcmc: MCMC, k_run, init_params, fields) -> None:
-    """``mcmc.run`` with NumPyro's jit wrappers memoized (for this run only) and its device warning quiet."""
+    """``mcmc.run`` with NumPyro's jit wrappers memoized (for this run only) and its device warning quiet.
+
+    With NumPyro's progress bar on, the sampler is compiled first (``MCMC._compile``: a run of no
+    iterations, which NumPyro keeps the initial state of), under a "compiling…" line, so the bar's rate and
+    ETA count sampling only (its first iteration would otherwise include the whole compilation)."""
     with _numpyro_jit.memoized(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="There are not enough devices")
-        mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+        if not mcmc.progress_bar:
+            mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+            return
+        # _compile keeps its initial state by key alone (not init_params): kept for this run only
+        mcmc._init_state_cache.clear()
+        try:
+            status("sample: compiling…")
+            mcmc._compile(k_run, init_params=init_params, extra_fields=fields)
+            mcmc.run(k_run, init_params=init_params, extra_fields=fields)
+        finally:
+            mcmc._init_state_cache.clear()
 
 
 # ------------------------------------------------------------ NumPyro kernels
@@ -225,7 +282,8 @@ def _numpyro_kernel(model, target, sampler: str, kopt: KernelOptions):
     return HMCGibbs(inner, gibbs_fn=gibbs_fn, gibbs_sites=[s.name for s in target.disc])
 
 
-def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup):
+def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup,
+                 part=None):
     """``setup``: the MCMC object of an earlier call with this setup ({} to build one; it is filled in)."""
     if "mcmc" not in setup:
         kernel = _numpyro_kernel(model, target, sampler, kopt)
@@ -235,16 +293,15 @@ def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_ini
             chain_method = jax.vmap  # NumPyro's Gibbs composite takes vmap as a callable chain method
         if target.disc:  # NumPyro's Gibbs composite exposes the HMC block's state as `hmc_state`
             fields = tuple(f"hmc_state.{f}" for f in fields)
-        setup["mcmc"] = _mcmc(kernel, lay, chain_method, progress and chain_method != jax.vmap)
+        setup["mcmc"] = _mcmc(kernel, lay, chain_method, progress and chain_method != jax.vmap, part)
         setup["fields"] = fields
     mcmc, fields = setup["mcmc"], setup["fields"]
     init_params = None
     if not target.disc and init is not None:
         z, _ = target.initial_points(k_init, lay.chains, init)
         init_params = jax.vmap(target.unravel)(z)
-        if lay.chains == 1:
-            init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
     # else NumPyro draws uniform(-2, 2) starts and retries non-finite ones itself (as Target does)
+    init_params, k_run = _chain_inputs(init_params, k_run, lay.chains, part)
     try:
         _run(mcmc, k_run, init_params, fields)
     except RuntimeError as e:
@@ -260,6 +317,7 @@ def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_ini
                  "tree_depth": np.floor(np.log2(np.asarray(ef["num_steps"]) + 1)).astype(int),
                  "step_size": ef["adapt_state.step_size"], "energy": ef["energy"],
                  "lp": -np.asarray(ef["potential_energy"])}
+    precision.check(sampler, stats, mcmc)  # float32 NUTS/HMC out of digits: say --x64
     return {k: np.asarray(v) for k, v in samples.items()}, stats
 
 
@@ -277,7 +335,11 @@ def _discrete_move(target, sampler: str, kopt: KernelOptions):
 
 
 def _ebm_kernel(target, sampler: str, kopt: KernelOptions, disc_update) -> EbmKernel:
-    """The ebmppl kernel of ``sampler`` (gibbs and gwg move a mixed model's continuous variables by MALA)."""
+    """The ebmppl kernel of ``sampler`` (gibbs and gwg move a mixed model's continuous variables by MALA; pt
+    runs replicas of MALA and/or the discrete move)."""
+    if sampler == "pt":
+        base = _ebm_kernel(target, "gibbs" if target.dim == 0 else "mala", kopt, disc_update)
+        return ParallelTempering(base, kopt.temperatures or 8, kopt.max_temperature or 10.0)
     if sampler in DISCRETE_SAMPLERS and target.dim == 0:
         return EbmKernel(target, None, discrete=disc_update)
     if sampler in DISCRETE_SAMPLERS or sampler == "mala":
@@ -287,19 +349,18 @@ def _ebm_kernel(target, sampler: str, kopt: KernelOptions, disc_update) -> EbmKe
     return ULA(target, step_size=kopt.step_size if kopt.step_size is not None else 0.01, discrete=disc_update)
 
 
-def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup):
+def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, init, progress, setup, part=None):
     """``setup``: the kernel and MCMC object of an earlier call with this setup ({} to build them)."""
     if "mcmc" not in setup:
         disc_update = _discrete_move(target, sampler, kopt)
         kernel = _ebm_kernel(target, sampler, kopt, disc_update)
-        setup.update(mcmc=_mcmc(kernel, lay, lay.chain_method, progress), kernel=kernel, disc_update=disc_update,
+        setup.update(mcmc=_mcmc(kernel, lay, lay.chain_method, progress, part), kernel=kernel, disc_update=disc_update,
                      values=jax.jit(jax.vmap(jax.vmap(target.values))))
     mcmc, kernel, disc_update = setup["mcmc"], setup["kernel"], setup["disc_update"]
     z, d = target.initial_points(k_init, lay.chains, init)
-    init_params = {"z": z, "d": d}
-    if lay.chains == 1:
-        init_params = jax.tree_util.tree_map(lambda a: a[0], init_params)
-    _run(mcmc, k_run, init_params, ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept"))
+    init_params, k_run = _chain_inputs({"z": z, "d": d}, k_run, lay.chains, part)
+    pt = ("swap_accept", "betas") if sampler == "pt" else ()
+    _run(mcmc, k_run, init_params, ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept") + pt)
     ef = mcmc.get_extra_fields(group_by_chain=True)
     pos = mcmc.get_samples(group_by_chain=True)
     values = setup["values"](pos["z"], pos["d"])
@@ -309,6 +370,8 @@ def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, i
         stats["step_size"] = ef["step_size"]
     if disc_update is not None and sampler != "gibbs" and (kopt.discrete == "gwg" or sampler == "gwg"):
         stats["discrete_acceptance_rate"] = ef["discrete_accept"]
+    if pt:  # per neighbour pair, and each replica's temperature (fixed after warmup)
+        stats["swap_acceptance_rate"], stats["temperature"] = ef["swap_accept"], 1.0 / np.asarray(ef["betas"])
     return {k: np.asarray(v) for k, v in values.items()}, stats, kernel.note
 
 
@@ -384,4 +447,8 @@ def _to_idata(model, target, samples, stats, sampler, note, reason, target_accep
     if target_accept is not None:  # what diagnose checks the acceptance against
         attrs["target_accept"] = float(target_accept)
     stats = {k: np.asarray(v) for k, v in stats.items()}
-    return diagnostics.to_inference_data(samples, stats, const_data, dims, attrs)
+    groups = predictive.observation_groups(model, target, samples)  # observed_data, log_likelihood
+    for name in groups.get("observed_data", ({}, {}))[0]:
+        const_data.pop(name, None)
+    idata = diagnostics.to_inference_data(samples, stats, const_data, dims, attrs)
+    return diagnostics.add_groups(idata, groups) if groups else idata

@@ -1,8 +1,10 @@
-"""Data in: rows of variable values from a CSV file, an NPZ file or a dict.
+"""Data in: rows of variable values from a CSV file, an NPZ or NPY file or a dict.
 
-A CSV names its columns after variables (``x[0]``, ``x[1]``, ...); an NPZ holds an array a variable. Each
-is admitted: numbers, one row per example, finite in the float type ebmppl computes in, inside the
-variable's domain. Errors name the file, row and column, or the array.
+A CSV names its columns after variables (``x[0]``, ``x[1]``, ...); an NPZ holds an array a variable, an NPY
+the rows of a model's one variable (both memory-mapped where stored uncompressed). Each is admitted: numbers,
+one row per example, finite in the float type ebmppl computes in, inside the variable's domain. Errors name
+the file, row and column, or the array. A CSV of plain numbers is read whole by pandas' C tokenizer; any
+other is read cell by cell, so that the first bad cell is named.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
 from ..errors import EbmDataError
 from ..model.spec import Model
 from . import values
-from .files import load_npz, read_bytes
+from .files import load_npy, load_npz, read_bytes, within_limit
 
 _COL = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+(?:\s*,\s*\d+)*)\])?$")
 # a number as a CSV writes it: ASCII digits, a '.' for decimals, an exponent; nan and inf words separately
@@ -41,8 +44,44 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
     Returns:
         dict name -> float64 array of shape (rows, *var shape). Columns that name no var are ignored,
         with a warning.
+
+    A file of plain numbers is read by pandas' C tokenizer (:func:`_table`); a file it does not read, or one
+    holding a value that is refused, is read again cell by cell, which finds the first bad cell and names it.
     """
-    rows = _records(path, _text(path))
+    within_limit(path, "data", expansion=8)  # as Python strings, a cell takes several times its text
+    table = _table(path)
+    if table is not None:
+        header, matrix = table
+        cols = _columns(path, header)
+        _warn_unused(path, "column", [n for n in cols if n not in {s.name for s in model.vars}])
+        out = _fast_arrays(path, model, names, cols, matrix)
+        if out is not None:
+            return out
+        with warnings.catch_warnings():  # the unused columns were named above already
+            warnings.simplefilter("ignore", UserWarning)
+            return _read_cells(path, model, names)
+    return _read_cells(path, model, names)
+
+
+def _fast_arrays(path, model: Model, names, cols, matrix: np.ndarray) -> Optional[dict[str, np.ndarray]]:
+    """Each var's columns of a table read whole; None when a value is not admitted (then :func:`_read_cells`
+    finds it and reports its row and column)."""
+    low, out = model.lowered, {}
+    for name in (names if names is not None else [s.name for s in model.vars]):
+        spec, shape = model.spec(name), tuple(low.shapes[name])
+        have = _have(path, cols, spec, shape)
+        need = list(np.ndindex(*shape)) if shape else [()]
+        idx = [have[k] for k in need]
+        arr = (matrix if idx == list(range(matrix.shape[1])) else matrix[:, idx]).reshape((len(matrix),) + shape)
+        if values.first_bad(arr, spec.domain.kind, low.domain_args[name]) is not None:
+            return None
+        out[name] = np.ascontiguousarray(arr)
+    return out
+
+
+def _read_cells(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """:func:`read_csv` cell by cell: each error names its file, row (a line of the file) and column."""
+    rows = _records(path, _text(path, read_bytes(path, "data", expansion=8)))
     if not rows:
         raise EbmDataError(f"{path}: the file is empty", hint="the first row names the columns, e.g. x[0],x[1]")
     header = [h.strip() for h in rows[0][1]]
@@ -73,8 +112,45 @@ def read_csv(path, model: Model, names=None) -> dict[str, np.ndarray]:
     return out
 
 
-def _text(path) -> str:
-    raw = read_bytes(path, "data", expansion=8)  # as Python strings, a cell takes several times its text
+_BOM = b"\xef\xbb\xbf"
+
+
+def _table(path) -> Optional[tuple[list[str], np.ndarray]]:
+    """``(header, rows x columns float64 matrix)`` when pandas' C tokenizer reads the file whole; else None.
+
+    Taken only where it reads exactly what :func:`_read_cells` would: a quote is a character like any other
+    (``QUOTE_NONE``), so a quoted cell is no number and sends the file to the careful reader, as does a row
+    longer than the first; a shorter one would leave a nan, and every nan does the same (pandas reads no
+    ``nan`` word with ``na_filter`` off, no ``1_000`` and no other scripts' digits).
+    """
+    import pandas as pd  # pandas comes with ArviZ; imported here so that `import ebmppl.io` stays light
+    with open(path, "rb") as f:
+        header = None
+        while header is None:  # the first record with a non-blank cell; quoted names (``"W[1,2]"``) allowed
+            line = f.readline()
+            if not line.endswith(b"\n"):
+                return None
+            try:
+                text = line.removeprefix(_BOM if f.tell() == len(line) else b"").decode("utf-8")
+                cells = next(csv.reader([text.removesuffix("\n").removesuffix("\r")], strict=True), [])
+            except (UnicodeDecodeError, csv.Error):
+                return None
+            header = [c.strip() for c in cells] if any(c.strip() for c in cells) else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                frame = pd.read_csv(f, header=None, sep=",", dtype=np.float64, na_filter=False, engine="c",
+                                    quoting=csv.QUOTE_NONE, comment=None, skip_blank_lines=True,
+                                    encoding="utf-8")  # low_memory=False would take twice as long
+        except (ValueError, TypeError, OverflowError, UnicodeDecodeError, pd.errors.ParserError):
+            return None  # EmptyDataError is a ValueError
+    matrix = frame.to_numpy(dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape != (len(frame), len(header)) or not len(frame) or np.isnan(matrix).any():
+        return None
+    return header, matrix
+
+
+def _text(path, raw: bytes) -> str:
     try:
         return raw.decode("utf-8-sig")  # spreadsheets often start a UTF-8 file with a byte-order mark
     except UnicodeDecodeError as e:
@@ -185,8 +261,8 @@ class _Where:
 
 def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
     """Read variable arrays (rows first) from an NPZ file (never unpickles); arrays that name no var are
-    ignored, with a warning."""
-    arrays = load_npz(path, "data")
+    ignored, with a warning. Arrays stored uncompressed (``numpy.savez``) are memory-mapped, not read."""
+    arrays = load_npz(path, "data", mmap=True)
     wanted = names if names is not None else [s.name for s in model.vars]
     for name in wanted:
         if name not in arrays:
@@ -196,10 +272,25 @@ def read_npz(path, model: Model, names=None) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in admitted.items()}
 
 
+def read_npy(path, model: Model, names=None) -> dict[str, np.ndarray]:
+    """Read the rows of a model's one var (or of the one var in ``names``) from an ``.npy`` file,
+    memory-mapped; a model of several vars needs an NPZ, one array a var."""
+    wanted = names if names is not None else [s.name for s in model.vars]
+    if len(wanted) != 1:
+        raise EbmDataError(f"{path}: an .npy file holds one array, but the model has {len(wanted)} vars "
+                           f"({', '.join(wanted)})", hint="save one array a var with numpy.savez(path, x=..., y=...)")
+    a = load_npy(path, "data")
+    admitted = _admit(model, {wanted[0]: a}, _Where(f"{path}: ", "the array ('{}')", "at row"))
+    return {k: np.asarray(v, dtype=np.float64) for k, v in admitted.items()}
+
+
 def read_data(path, model: Model, names=None) -> dict[str, np.ndarray]:
-    """Read a CSV or NPZ data file by its extension."""
-    if Path(path).suffix.lower() == ".npz":
+    """Read a CSV, NPZ or NPY data file by its extension."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
         return read_npz(path, model, names)
+    if suffix == ".npy":
+        return read_npy(path, model, names)
     return read_csv(path, model, names)
 
 

@@ -1,103 +1,41 @@
-"""Opening the files a user names: regular files, JSON objects, NPZ archives, and atomic writes.
+"""Opening the files a user names: regular files, JSON objects, NPZ archives and NPY arrays, and atomic writes.
 
-A folder, a pipe or a device is refused before it is opened. An NPZ's every member must be a plain .npy
-array of the size its header claims, checked before anything is allocated, and is never unpickled.
-Atomic writes leave no partial file.
+A folder, a pipe or a device is refused before it is opened (:mod:`ebmppl.userfiles`). An NPZ's every member
+must be a plain .npy array of the size its header claims, checked before anything is allocated, and is never
+unpickled; arrays stored uncompressed can be memory-mapped. Atomic writes leave no partial file.
 """
 
 from __future__ import annotations
 
 import glob
-import json
 import os
-import stat
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
+
 import numpy as np
 
 from ..errors import EbmDataError, EbmError
-
-_FOLDER_HINT = "give the path of a file, not of a folder"
-
-
-def memory_limit() -> int:
-    """The most bytes ebmppl allocates for the arrays of one file: half the machine's memory."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
-    except (ValueError, OSError, AttributeError):  # not POSIX: a fixed 8 GiB
-        return 8 << 30
-
-
-def _gib(n: int) -> str:
-    return f"{n / 2**30:.3g} GiB"
-
-
-def regular_file(path, what: str) -> Path:
-    """``path`` when it names an existing regular file; else an error saying what it is instead.
-
-    A folder, a pipe (which would block the read forever) or a device is refused before it is opened.
-    """
-    p = Path(path)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise EbmDataError(f"{what} file '{path}' not found") from None
-    except OSError as e:
-        raise EbmError("io", f"{what} file '{path}' cannot be read: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise EbmDataError(f"{what} file '{path}' is a folder, not a file", hint=_FOLDER_HINT)
-    if not stat.S_ISREG(st.st_mode):
-        raise EbmDataError(f"{what} file '{path}' is not a regular file (a pipe, a socket or a device)",
-                           hint="give the path of a file on disk")
-    return p
-
-
-def read_bytes(path, what: str, expansion: int = 1) -> bytes:
-    """The bytes of a regular file (see :func:`regular_file`), refused when reading it would take more than
-    :func:`memory_limit` (``expansion`` times its size: a CSV's cells take several times their text)."""
-    p = regular_file(path, what)
-    size = p.stat().st_size
-    if size * expansion > memory_limit():
-        raise EbmError("limit", f"{what} file '{path}' is {_gib(size)}; reading it would take more than ebmppl "
-                                f"allocates at once ({_gib(memory_limit())}, half this machine's memory)",
-                       hint="split the file, or use a machine with more memory")
-    try:
-        return p.read_bytes()
-    except OSError as e:
-        raise EbmError("io", f"{what} file '{path}' cannot be read: {e.strerror or e}") from None
+# opening a file and reading JSON are in the base layer, where the model's consts files are read too
+from ..userfiles import gib as _gib
+from ..userfiles import memory_limit, read_bytes, read_object, regular_file, within_limit  # noqa: F401
 
 
 def read_json(path, what: str) -> dict:
     """A JSON object from a regular file; an error names the file and what is wrong (not UTF-8, not JSON,
     nested too deeply, not an object)."""
-    raw = read_bytes(path, what)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise EbmDataError(f"{path}: cannot read (not UTF-8 text, byte {e.start})") from None
-    try:
-        meta = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise EbmDataError(f"{path}: cannot read (not valid JSON: {e.msg} at line {e.lineno}, column {e.colno})") \
-            from None
-    except RecursionError:
-        raise EbmDataError(f"{path}: cannot read (the JSON is nested too deeply)") from None
-    if not isinstance(meta, dict):
-        raise EbmDataError(f"{path}: cannot read (it holds a JSON {_JSON_NAMES.get(type(meta), 'value')}, not an "
-                           f"object {{\"key\": value, ...}})")
-    return meta
-
-
-_JSON_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
+    return read_object(path, what)
 
 
 # ------------------------------------------------------------------------- NPZ
-def load_npz(path, what: str) -> dict[str, np.ndarray]:
+def load_npz(path, what: str, mmap: bool = False) -> dict[str, np.ndarray]:
     """Every array of an NPZ file; errors name the file and the array.
 
     Every member must be a ``NAME.npy`` array of numbers or strings. Each header is read first, and an
     array holding Python objects (which only unpickling could read), one whose header claims more data
     than the member holds, or one beyond :func:`memory_limit` is refused before anything is allocated.
+    With ``mmap``, a member stored uncompressed (``numpy.savez``) is memory-mapped read-only rather than
+    read: its pages are read from disk when used (a compressed member is read as usual).
     """
     p = regular_file(path, what)
     if not zipfile.is_zipfile(p):
@@ -105,9 +43,10 @@ def load_npz(path, what: str) -> dict[str, np.ndarray]:
                            f"zip archive, or it is cut short)", hint="write it with numpy.savez")
     try:
         with zipfile.ZipFile(p) as z:
-            names = _check_members(path, z)
+            headers = _check_members(path, z)
+        mapped = {k: _mapped(p, h) for k, h in headers.items() if mmap and h.stored} if mmap else {}
         with np.load(p, allow_pickle=False) as f:
-            return {k: _member(path, f, k) for k in names}
+            return {k: mapped[k] if k in mapped else _member(path, f, k) for k in headers}
     except EbmError:
         raise
     except MemoryError:
@@ -116,40 +55,81 @@ def load_npz(path, what: str) -> dict[str, np.ndarray]:
         raise EbmDataError(f"{path}: cannot read NPZ ({e})") from None
 
 
-def _check_members(path, z: zipfile.ZipFile) -> list[str]:
-    """The array names of the archive, each member's header checked against its size (see :func:`load_npz`)."""
-    names, total = [], 0
+def load_npy(path, what: str) -> np.ndarray:
+    """The array of an ``.npy`` file, memory-mapped read-only; its header is checked as an NPZ member's is
+    (no Python objects, the size it claims, at most :func:`memory_limit`)."""
+    p = regular_file(path, what)
+    with open(p, "rb") as fp:
+        h = _read_header(fp, f"{path}: cannot read the array", p.stat().st_size, offset=0)
+    if h.nbytes > memory_limit():
+        raise EbmError("limit", f"{path}: its array takes {_gib(h.nbytes)}, more than ebmppl loads at once "
+                                f"({_gib(memory_limit())}, half this machine's memory)")
+    try:
+        return _mapped(p, h)
+    except (ValueError, OSError) as e:
+        raise EbmDataError(f"{path}: cannot read the array ({e})") from None
+
+
+class _Header(NamedTuple):
+    """What a .npy header says, and where its data start in the file (``stored``: not compressed)."""
+
+    shape: tuple
+    fortran: bool
+    dtype: np.dtype
+    start: int
+    nbytes: int
+    stored: bool = True
+
+
+def _mapped(p: Path, h: _Header) -> np.ndarray:
+    if h.nbytes == 0:  # mmap cannot map nothing
+        return np.empty(h.shape, h.dtype, order="F" if h.fortran else "C")
+    return np.memmap(p, dtype=h.dtype, mode="r", shape=h.shape, order="F" if h.fortran else "C", offset=h.start)
+
+
+def _check_members(path, z: zipfile.ZipFile) -> dict[str, _Header]:
+    """The arrays of the archive, each member's header checked against its size (see :func:`load_npz`)."""
+    headers, total = {}, 0
     for info in z.infolist():
         if not info.filename.endswith(".npy") or info.is_dir():
             raise EbmDataError(f"{path}: member '{info.filename}' is not a .npy array",
                                hint="an NPZ holds only .npy arrays (numpy.savez writes them)")
         name = info.filename[:-4]
-        if name in names:
+        if name in headers:
             raise EbmDataError(f"{path}: array '{name}' appears twice")
-        names.append(name)
-        total += _check_header(path, z, info, name)
+        start = _data_start(z, info)
+        with z.open(info) as fp:
+            h = _read_header(fp, f"{path}: cannot read array '{name}'", info.file_size, start)
+        headers[name] = h._replace(stored=info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1)
+        total += h.nbytes
     if total > memory_limit():
         raise EbmError("limit", f"{path}: its arrays take {_gib(total)}, more than ebmppl loads at once "
                                 f"({_gib(memory_limit())}, half this machine's memory)")
-    return names
+    return headers
 
 
-def _check_header(path, z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> int:
-    """The bytes the member's array takes, once its header is read and matches the member's size."""
-    where = f"{path}: cannot read array '{name}'"
-    with z.open(info) as fp:
-        try:
-            version = np.lib.format.read_magic(fp)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
-            else:
-                raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
-        except (ValueError, EOFError, OSError, SyntaxError) as e:
-            raise EbmDataError(f"{where}: it is not a valid .npy array ({e})",
-                               hint="save plain numeric arrays with numpy.savez") from None
-        offset = fp.tell()
+def _data_start(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """Where a member's bytes start in the archive: after its local header (30 bytes, its name, its extra)."""
+    z.fp.seek(info.header_offset)
+    local = z.fp.read(30)
+    return info.header_offset + 30 + int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little")
+
+
+def _read_header(fp, where: str, size: int, offset: int) -> _Header:
+    """The header of the .npy data ``fp`` reads (``size`` bytes, starting at ``offset`` in its file), once it
+    is checked: a known version, no Python objects, and as many bytes of data as it claims."""
+    try:
+        version = np.lib.format.read_magic(fp)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
+    except (ValueError, EOFError, OSError, SyntaxError) as e:
+        raise EbmDataError(f"{where}: it is not a valid .npy array ({e})",
+                           hint="save plain numeric arrays with numpy.savez") from None
+    header_len = fp.tell()
     if dtype.hasobject:
         raise EbmDataError(f"{where}: it holds Python objects, and ebmppl never unpickles",
                            hint="save plain numeric arrays")
@@ -157,11 +137,11 @@ def _check_header(path, z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) ->
     for d in shape:
         count *= int(d)
     nbytes = count * dtype.itemsize
-    if any(int(d) < 0 for d in shape) or nbytes != info.file_size - offset:
+    if any(int(d) < 0 for d in shape) or nbytes != size - header_len:
         raise EbmDataError(f"{where}: its header claims shape {list(shape)} of {dtype} ({nbytes} bytes), but the "
-                           f"file holds {info.file_size - offset} bytes of data", hint="the file is corrupt; write it "
-                                                                                       "again with numpy.savez")
-    return nbytes
+                           f"file holds {size - header_len} bytes of data", hint="the file is corrupt; write it "
+                                                                                 "again with numpy.savez")
+    return _Header(tuple(int(d) for d in shape), bool(fortran), dtype, offset + header_len, nbytes)
 
 
 def _member(path, f, name: str) -> np.ndarray:

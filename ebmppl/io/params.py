@@ -47,6 +47,12 @@ def _unflatten(flat: dict) -> dict:
 def save_params(path, model: Model, params: dict, extra: dict | None = None) -> Path:
     """Write params as NPZ (nested dicts flattened with '/') and a JSON sidecar with the model's fingerprint
     and a digest of the arrays (so a sidecar of another run is told apart). Both writes are atomic."""
+    return write_params(path, model.fingerprint, model.name, params, extra)
+
+
+def write_params(path, fingerprint: str, name: str, params: dict, extra: dict | None = None) -> Path:
+    """:func:`save_params` for the model of ``fingerprint`` and ``name``; the sidecar also holds ``extra`` and
+    the arrays' shapes and dtypes, which loading checks. The NPZ is written first, the sidecar last."""
     path = Path(path)
     flat = _flatten(params)
 
@@ -54,14 +60,15 @@ def save_params(path, model: Model, params: dict, extra: dict | None = None) -> 
         with open(tmp, "wb") as f:
             np.savez(f, **flat)
     atomic_write(path, write_npz)
-    meta = {**(extra or {}), "fingerprint": model.fingerprint, "model": model.name, "digest": digest(flat),
+    meta = {**(extra or {}), "fingerprint": fingerprint, "model": name, "digest": digest(flat),
             "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in flat.items()}}
     atomic_write(sidecar(path), lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2)))
     return path
 
 
 def load_params(path, model: Model) -> dict:
-    """Read params written by :func:`save_params` (never unpickles).
+    """Read params written by :func:`save_params` (never unpickles), each array in the dtype and shape it was
+    saved with.
 
     Raises:
         EbmDataError: the file or its sidecar is missing, unreadable, of another model or of another run,
@@ -72,10 +79,44 @@ def load_params(path, model: Model) -> dict:
     flat = load_npz(path, "params")
     meta = read_sidecar(path, model)
     check_params(model, flat, path)
+    _same_run(path, flat, meta)
+    return _unflatten(flat)
+
+
+def read_params(path) -> tuple:
+    """``(params, sidecar)`` of a params file read without its model: every array must be one the sidecar
+    records, with the shape and dtype it records, numeric and finite (with the model, use
+    :func:`load_params`, which also checks each param's domain)."""
+    from .trees import check_array
+    path = Path(path)
+    flat = load_npz(path, "params")
+    side = sidecar(path)
+    if not side.exists() and not side.is_symlink():
+        raise EbmDataError(f"{path}: its sidecar {side} is missing", hint=_TOGETHER)
+    meta = read_json(regular_file(side, "params sidecar"), "params sidecar")
+    arrays = meta.get("arrays")
+    if not isinstance(arrays, dict) or not all(isinstance(v, dict) for v in arrays.values()):
+        raise EbmDataError(f"{side}: cannot read (no 'arrays' object naming the params)", hint=_TOGETHER)
+    if set(arrays) != set(flat):
+        extra = sorted(set(arrays) ^ set(flat))[0]
+        raise EbmDataError(f"{path}: array '{extra}' is in one of {path.name} and {side.name} but not the other",
+                           hint=_TOGETHER)
+
+    def bad(why):
+        return EbmDataError(f"{path}: {why}", hint=_TOGETHER)
+    for k, a in flat.items():
+        check_array(a, k, arrays[k].get("shape"), arrays[k].get("dtype"), bad)
+    _same_run(path, flat, meta)
+    return _unflatten(flat), meta
+
+
+_TOGETHER = "keep params.npz and params.json together, as `ebmppl fit` and FitResult.save wrote them"
+
+
+def _same_run(path: Path, flat: dict, meta: dict) -> None:
     if meta.get("digest") is not None and meta["digest"] != digest(flat):
         raise EbmDataError(f"{path} and {sidecar(path)} are from different runs: the sidecar describes other "
                            f"arrays", hint="copy params.npz and params.json together, as `ebmppl fit` wrote them")
-    return _unflatten({k: np.asarray(v, dtype=np.float64) for k, v in flat.items()})
 
 
 def read_sidecar(path, model: Model) -> dict:

@@ -14,39 +14,26 @@ import numpy as np
 
 from ..dsl import ast as A
 from ..errors import EbmDataError
-from .lower import static, values
+from ..userfiles import JsonWords, read_object
+from .lower import limits, static, values
 from .spec import Model, Spec
 
 MAX_DEPTH = 32  # lists nested deeper than this are no array ebmppl takes
 _LARGEST_INT = 2**62  # integers beyond this cannot be stored exactly, nor as float64 sums
 
 
+CONSTS_WORDS = JsonWords(  # how a consts file's errors have always been worded
+    not_utf8="data file '{path}' is not UTF-8 text (byte {byte})",
+    not_json="data file '{path}' is not valid JSON: {msg} at line {line}, column {column}",
+    too_deep="data file '{path}' nests lists or objects too deeply to read",
+    too_deep_hint=f"a const's value is an array of at most {MAX_DEPTH} dimensions",
+    bad_number="data file '{path}' holds a number that cannot be read: {error}",
+    not_object='data file \'{path}\' must hold a JSON object {{"name": value, ...}}')
+
+
 def load_json(path) -> dict:
-    """Read a JSON object of consts; errors name the file and position."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EbmDataError(f"data file '{path}' not found") from None
-    except IsADirectoryError:
-        raise EbmDataError(f"data file '{path}' is a folder, not a JSON file") from None
-    except UnicodeDecodeError as e:
-        raise EbmDataError(f"data file '{path}' is not UTF-8 text (byte {e.start})") from None
-    except OSError as e:
-        raise EbmDataError(f"data file '{path}' cannot be read: {e.strerror or e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise EbmDataError(f"data file '{path}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") \
-            from None
-    except RecursionError:
-        raise EbmDataError(f"data file '{path}' nests lists or objects too deeply to read",
-                           hint=f"a const's value is an array of at most {MAX_DEPTH} dimensions") from None
-    except ValueError as e:  # an integer with too many digits for Python to convert
-        raise EbmDataError(f"data file '{path}' holds a number that cannot be read: {e}") from None
-    if not isinstance(data, dict):
-        raise EbmDataError(f"data file '{path}' must hold a JSON object {{\"name\": value, ...}}")
-    return data
+    """Read a JSON object of consts (:func:`ebmppl.userfiles.read_object`); errors name the file and position."""
+    return read_object(path, "data", CONSTS_WORDS)
 
 
 def bind(model: Model, data=None, **values_) -> Model:
@@ -83,6 +70,7 @@ def bind(model: Model, data=None, **values_) -> Model:
                                f"add \"{s.name}\": ... to the data")
         shape = tuple(_size(d, ints, s, where) for d in s.shape)
         bound[s.name] = _convert(s, merged[s.name], where, shape)
+    _check_sizes(model, ints, where)
     out = replace(model, const_values=MappingProxyType(bound))
     static.bind_consts(out, where=where)  # the domains whose arguments are consts: interval(lo, hi), categorical(K)
     return out
@@ -92,6 +80,20 @@ def _sizes(s: Spec) -> bool:
     """A const that may size others: a scalar unbounded int (``const N : int``)."""
     row = s.domain.row
     return row.integer and not row.finite and not s.shape
+
+
+def _check_sizes(model: Model, ints: dict, where) -> None:
+    """Every declaration whose sizes are now known fits what the lowering allocates for one array
+    (:func:`~ebmppl.model.lower.limits.check_array`); else an ``error[limit]`` naming the sizes bound."""
+    for s in model.specs:
+        named = [d.id for d in s.shape if isinstance(d, A.Name)]
+        if not named or not all(isinstance(d, int) or (isinstance(d, A.Name) and d.id in ints) for d in s.shape):
+            continue
+        shape = tuple(d if isinstance(d, int) else ints[d.id] for d in s.shape)
+        given = ", ".join(f"{n} = {ints[n]}" for n in dict.fromkeys(named))
+        limits.check_array(shape, np.int32 if s.domain.row.integer_data else np.float32,
+                           f"{s.role} '{s.name}' ({s.type_str()} = {list(shape)}, with {given} in {where})", s.span,
+                           hint=f"bind smaller sizes ({', '.join(dict.fromkeys(named))}) in {where}")
 
 
 def _size(d, ints, s: Spec, where):

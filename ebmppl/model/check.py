@@ -23,7 +23,7 @@ from ..errors import Span, did_you_mean
 from . import library as L
 from .check_compose import composition
 from .check_decl import spec_of
-from .check_dist import dist_args, dist_info, support_fits
+from .check_dist import dist_args, dist_info, support_fits, truncation
 from .check_expr import expr
 from .check_names import refuse_axis_collisions, refuse_reserved
 from .check_range import remember_let
@@ -70,7 +70,7 @@ class Checker:
             first = self.scope.decl_span[name]
             raise err(f"'{name}' is already declared (first at line {first.line})", span,
                       f"rename this {what} or remove one of the declarations")
-        if name in L.FUNCTIONS or L.lp_function_name(name):
+        if name in L.FUNCTIONS or L.lp_function_name(name) or L.cdf_function_name(name):
             raise err(f"'{name}' is the name of a built-in function", span, f"choose another name for this {what}")
         if name in L.CONSTANTS or name == "range":
             raise err(f"'{name}' is a built-in constant", span, f"choose another name for this {what}")
@@ -132,6 +132,8 @@ class Checker:
         info = dist_info(st.dist)
         dist_args(sc, st.dist, info, lambda a: expr(sc, a, frozenset()))
         support_fits(spec, info, st.dist)
+        if st.dist.trunc is not None:
+            truncation(sc, spec, info, st.dist.trunc, lambda b: expr(sc, b, frozenset()))
         default = f"{tname}_{info.name}" if st.name is None else st.name
         name = self._factor_name(st.name, st.span, default)
         sc.factors[name] = Factor(name, "density", target=tgt, dist=st.dist, span=st.span)
@@ -157,7 +159,8 @@ def usage_warnings(scope: Scope, tree) -> list[str]:
     for fname in refs:
         f = scope.factors[fname]
         used |= names_in(f.expr) | names_in(f.dist) | names_in(f.target)
-    for let in scope.lets.values():
+    # a let reads lets declared before it: walking them last to first follows every chain of lets back to the vars
+    for let in reversed(scope.lets.values()):
         if let.name in used:
             used |= names_in(let.expr)
     for s in scope.specs.values():

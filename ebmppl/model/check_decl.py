@@ -13,7 +13,7 @@ from ..dsl import ast as A
 from ..errors import EbmError, Span, did_you_mean
 from . import domains, library as L
 from .check_dist import dist_args, dist_info
-from .check_expr import static_expr
+from .check_expr import expr, static_expr
 from .check_scope import Scope, err, find_name, literal, warn
 from .domains import Domain
 from .extent import Extent
@@ -26,7 +26,7 @@ MAX_ELEMENTS = 2**31 - 1
 
 def spec_of(scope: Scope, st: A.Decl) -> Spec:
     """The spec a declaration makes (its name is already declared in ``scope``)."""
-    dom = domain(scope, st.type, st.role)
+    dom = domain(scope, st.type, st.role, st.name)
     dims = tuple(dim(scope, d) for d in st.type.dims)
     _sizes(scope, st, dom, dims)
     network = dom.row.network
@@ -100,8 +100,9 @@ def _support_extent(d: A.DistCall, info: L.DistInfo, sup: domains.Support):
     return Extent(-math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
-def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
-    """The domain a declaration's type names, with its arguments checked."""
+def domain(scope: Scope, t: A.TypeExpr, role: str, name: str = "") -> Domain:
+    """The domain a declaration's type names, with its arguments checked (the bounds of a var or latent named
+    ``name`` may read the vars and latents declared before it)."""
     kind = t.domain
     row = domains.DOMAINS.get(kind)
     if row is not None and row.network:
@@ -118,7 +119,10 @@ def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
         raise err(f"domain '{kind}' takes {row.arity} argument{'s' if row.arity != 1 else ''}, got {len(t.args)}",
                   t.span, f"write `{row.signature}`")
     for a in t.args:
-        static_expr(scope, a, f"an argument of '{kind}'")
+        if row.bounds and role in ("var", "latent"):
+            _varying_bound(scope, a, kind, name)
+        else:
+            static_expr(scope, a, f"an argument of '{kind}'")
     if row.size_arg is not None:
         k = dim(scope, t.args[0], what=row.size_arg, least=1)
         if k == 1:
@@ -129,6 +133,29 @@ def domain(scope: Scope, t: A.TypeExpr, role: str) -> Domain:
     if row.bounds:
         _bounds(kind, t)
     return Domain(kind, tuple(t.args))
+
+
+def _varying_bound(scope: Scope, a: A.Expr, kind: str, name: str) -> None:
+    """A bound of a var or latent: consts, and the continuous vars and latents declared before it (``interval(0,
+    1 - alpha)``); its Jacobian then follows those values. A param is fixed while sampling but not while
+    transforming, and a let is computed after the vars: neither may bound one."""
+    expr(scope, a, frozenset())
+    what = f"a bound of {kind} for '{name}'"
+    for n in sorted(names_in(a)):
+        s = scope.specs.get(n)
+        at = find_name(a, n) or a.span
+        if n in scope.lets:
+            raise err(f"{what} may read consts and vars, but '{n}' is a let", at,
+                      "write the let's expression in the bound")
+        if s is None or s.role == "const":
+            continue
+        if s.role == "param":
+            raise err(f"{what} may read consts and vars, but '{n}' is a param", at,
+                      "bound it by consts and vars, or transform it in a let (`let y = lo + (hi - lo) * u` with "
+                      "`var u : unit`)")
+        if not s.domain.continuous:
+            raise err(f"{what} may read continuous vars, but '{n}' is {s.type_str()}", at,
+                      "bound it by consts and continuous vars")
 
 
 def _bounds(kind: str, t: A.TypeExpr) -> None:

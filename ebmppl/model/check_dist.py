@@ -13,6 +13,7 @@ from ..dsl import ast as A
 from ..errors import Span, did_you_mean
 from . import domains, library as L
 from .check_guarantee import require
+from .check_range import extent_of
 from .check_scope import Scope, err, literal
 from .spec import Spec
 
@@ -87,3 +88,51 @@ def support_fits(spec: Spec, info: L.DistInfo, d: A.DistCall) -> None:
                           "or declare the variable real")
     raise err(f"{info.name} has {sup.name} support, but '{spec.name}' is declared {spec.type_str()}", d.span,
               f"declare '{spec.name}' as {sup.declared}")
+
+
+def truncation(scope: Scope, spec: Spec, info: L.DistInfo, t: A.Truncation, check_bound: Callable) -> None:
+    """``~ dist(...) T[lo, hi]``: the distribution has a cdf and is continuous, a bound is given, literal bounds are
+    ordered, and a var or latent is declared inside [lo, hi] (its density is zero outside)."""
+    if info.name not in L.WITH_CDF:
+        raise err(f"{info.name} cannot be truncated: NumPyro gives it no cumulative distribution function", t.span,
+                  "truncation T[lo, hi] works with " + ", ".join(sorted(n for n in L.WITH_CDF if
+                                                                           not L.DISTRIBUTIONS[n].discrete)))
+    if info.discrete:
+        p = ", ".join(info.params)
+        raise err(f"truncating a discrete distribution ({info.name}) is not supported", t.span,
+                  f"subtract the log probability of the range yourself, e.g. `factor norm = "
+                  f"sum(log({info.name}_cdf(U | {p}) - {info.name}_cdf(L - 1 | {p})))`")
+    if t.lo is None and t.hi is None:
+        raise err("a truncation needs a bound", t.span, "write T[lo, ], T[, hi] or T[lo, hi]")
+    for b in (t.lo, t.hi):
+        if b is not None:
+            check_bound(b)
+    lo, hi = (None if b is None else literal(b) for b in (t.lo, t.hi))
+    if lo is not None and hi is not None and not lo < hi:
+        raise err(f"the truncation's lower bound must be below its upper bound, got {lo:g} and {hi:g}", t.span)
+    if spec.role in ("var", "latent"):
+        _declared_inside(scope, spec, t)
+
+
+def _declared_inside(scope: Scope, spec: Spec, t: A.Truncation) -> None:
+    """The declared domain of a truncated var keeps it in [lo, hi]: each bound is a number the domain's end is
+    beyond, or the domain's own bound expression (``var x : interval(0, U)`` with ``T[0, U]``)."""
+    dom = spec.domain.row.extent(tuple(spec.domain.args))
+    own = tuple(spec.domain.args) if spec.domain.row.bounds else (None, None)
+    lo_ok = t.lo is None or t.lo == own[0] or extent_of(scope, t.lo).hi <= dom.lo
+    hi_ok = t.hi is None or t.hi == own[1] or extent_of(scope, t.hi).lo >= dom.hi
+    if lo_ok and hi_ok:
+        return
+    want = ("positive" if t.hi is None and literal(t.lo) == 0 else
+            f"interval({_text(t.lo, '-inf')}, {_text(t.hi, 'inf')})")
+    raise err(f"'{spec.name}' is declared {spec.type_str()}, but the truncation gives it density only between its "
+              f"bounds",
+              t.span, f"declare '{spec.name}' inside the truncation, e.g. `{spec.role} {spec.name} : {want}`")
+
+
+def _text(e, default: str) -> str:
+    """The source text of a one-line expression (a bound in a hint)."""
+    sp = None if e is None else e.span
+    if sp is None or sp.end_line != sp.line or not sp.source.text:
+        return default if e is None else "..."
+    return sp.source.line(sp.line)[sp.col - 1: sp.end_col - 1].strip() or "..."

@@ -111,6 +111,38 @@ def comprehension(scope: Scope, e: A.Comprehension, bound) -> None:
         expr(scope, e.body, bound | {e.var})
 
 
+def recurrence(scope: Scope, e: A.Recurrence, bound) -> None:
+    """``let s[t in a:b] = body with s[0] = init``: fixed bounds; the body reads ``t`` and earlier values ``s[t - k]``."""
+    it = A.Call(e.start.span.to(e.stop.span), "range", (e.start, e.stop), ())
+    for a in it.args:
+        _range_bound(scope, a, bound)
+    if e.count is not None:
+        _range_bound(scope, e.count, bound)
+    if e.var in scope.specs or e.var in scope.lets or e.var == e.name:
+        raise err(f"the index '{e.var}' hides the {scope.what(e.var) if e.var != e.name else 'recurrence'} of the "
+                  f"same name", e.start.span, "choose another index name")
+    expr(scope, e.init, bound)
+    _reads_earlier(e)
+    with scope.looping(e.var, loop_extent(scope, it)):
+        expr(scope, e.body, bound | {e.var, e.name})
+
+
+def _reads_earlier(e: A.Recurrence) -> None:
+    """Every read of the recurrence in its body is ``s[t - k]`` with k ≥ 1: a value already computed."""
+    lags = A.recurrence_lags(e)
+    for n in A.walk(e.body):
+        if not (isinstance(n, A.Name) and n.id == e.name):
+            continue
+        k = lags.get(id(n))
+        if k is None:
+            raise err(f"the recurrence reads '{e.name}' only as {e.name}[{e.var} - k], k a whole number of at least 1",
+                      n.span, f"write {e.name}[{e.var} - 1] for the value before")
+        if k < 1:
+            shown = e.var if k == 0 else f"{e.var} + {-k}"
+            raise err(f"{e.name}[{shown}] reads a value not computed yet: at {e.var} the recurrence computes "
+                      f"{e.name}[{e.var}] from earlier values", n.span, f"read earlier values, e.g. {e.name}[{e.var} - 1]")
+
+
 def _range_bound(scope: Scope, a, bound) -> None:
     expr(scope, a, bound)
     for n in names_in(a):
@@ -133,6 +165,8 @@ def call(scope: Scope, e: A.Call, bound) -> None:
         _mlp_call(scope, e, bound)
     elif L.lp_function_name(e.func) is not None:
         _lp_call(scope, e, bound)
+    elif L.cdf_function_name(e.func) is not None:
+        _given_args(scope, e, L.cdf_function_name(e.func)[0], bound)
     else:
         _function_call(scope, e, bound)
 
@@ -153,6 +187,11 @@ def _lp_call(scope: Scope, e: A.Call, bound) -> None:
         raise err(f"{info.name} is {'discrete' if info.discrete else 'continuous'}; "
                   f"its log density is {info.name}_{info.lp_suffix}", e.func_span or e.span,
                   f"write `{info.name}_{info.lp_suffix}(...)`")
+    _given_args(scope, e, info, bound)
+
+
+def _given_args(scope: Scope, e: A.Call, info: L.DistInfo, bound) -> None:
+    """``f(y | args)`` of a distribution's log density or cdf: a value and the distribution's arguments."""
     n = len(e.args) - 1 + len(e.kwargs)
     if len(e.args) < 1 or n != len(info.params):
         raise err(f"{e.func} takes a value and {len(info.params)} argument"
@@ -174,12 +213,12 @@ def _lp_call(scope: Scope, e: A.Call, bound) -> None:
 
 
 def _function_call(scope: Scope, e: A.Call, bound) -> None:
-    if e.given:
-        raise err("'|' is only for log densities like normal_lpdf(y | mu, sigma)", e.span,
-                  f"separate the arguments of {e.func} with commas")
     fi = L.FUNCTIONS.get(e.func)
     if fi is None:
         raise _not_a_function(scope, e)
+    if e.given:
+        raise err("'|' is only for log densities like normal_lpdf(y | mu, sigma)", e.span,
+                  f"separate the arguments of {e.func} with commas")
     n = len(e.args)
     if n < fi.min_args or (fi.max_args is not None and n > fi.max_args):
         want = (f"{fi.min_args}" if fi.max_args == fi.min_args else
@@ -207,6 +246,10 @@ def _not_a_function(scope: Scope, e: A.Call) -> EbmSemanticError:
                   f"write `{e.func}_{info.lp_suffix}(y | {', '.join(info.params)})`, or `y ~ {e.func}(...)`")
     if e.func in scope.lets or e.func in scope.factors:
         return err(f"'{e.func}' is not a function", fspan)
+    base, _, kind = e.func.rpartition("_")
+    if kind in L.CDF_KINDS and base in L.DISTRIBUTIONS:
+        return err(f"{base} has no cumulative distribution function in NumPyro", fspan,
+                   "the cdf functions exist for " + ", ".join(sorted(L.WITH_CDF)))
     cands = list(L.FUNCTIONS) + [f"{d}_{i.lp_suffix}" for d, i in L.DISTRIBUTIONS.items()]
     return err(f"unknown function '{e.func}'", fspan, did_you_mean(e.func, cands) or "see docs/dsl.md for the functions")
 
@@ -225,5 +268,5 @@ _RULES = {
     A.BinOp: _children, A.Compare: _children, A.BoolOp: _children, A.UnOp: _children, A.Not: _children,
     A.IfElse: _children, A.KwArg: _children, A.Slice: _children,
     A.Call: call, A.Comprehension: comprehension, A.GenCall: _gen_call,
-    A.Array: _array, A.Index: _index,
+    A.Array: _array, A.Index: _index, A.Recurrence: recurrence,
 }

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..dsl import ast as A
-from . import extent as X
+from . import extent as X, library as L
 from .check_scope import Scope
 from .extent import ANY, BOOLEAN, NONNEGATIVE, POSITIVE, Extent
 
@@ -110,6 +110,20 @@ def _comprehension(scope: Scope, e: A.Comprehension) -> Extent:
         return extent_of(scope, e.body)
 
 
+def _recurrence(scope: Scope, e: A.Recurrence) -> Extent:
+    """The hull of the first values and of what the body computes from values in that hull, widened a few
+    times until it holds (``s[t] = omega + b * s[t - 1]`` stays positive when ``s[0]`` and ``omega`` are)."""
+    ext = extent_of(scope, e.init)
+    counts = loop_extent(scope, A.Call(e.span, "range", (e.start, e.stop), ()))
+    for _ in range(4):
+        with scope.looping(e.var, counts), scope.looping(e.name, ext):
+            wider = X.hull([ext, extent_of(scope, e.body)])
+        if wider == ext:
+            return ext
+        ext = wider
+    return ANY
+
+
 def _gen_call(scope: Scope, e: A.GenCall) -> Extent:
     body = _comprehension(scope, e.comp)
     f = _REDUCTIONS.get(e.func)
@@ -119,6 +133,9 @@ def _gen_call(scope: Scope, e: A.GenCall) -> Extent:
 def _call(scope: Scope, e: A.Call) -> Extent:
     if e.func in scope.specs:  # an mlp
         return ANY
+    cdf = L.cdf_function_name(e.func)
+    if cdf is not None:  # a probability, or its log
+        return Extent(0.0, 1.0, True, True) if cdf[1] in ("cdf", "ccdf") else Extent(-math.inf, 0.0, False, True)
     f = _FUNCTIONS.get(e.func)
     if f is None:
         f = _REDUCTIONS.get(e.func)
@@ -203,7 +220,7 @@ _RULES: dict[type, Callable] = {
     A.BinOp: _binop, A.UnOp: _unop, A.IfElse: _ifelse, A.Array: _array,
     A.Compare: lambda scope, e: BOOLEAN, A.BoolOp: lambda scope, e: BOOLEAN, A.Not: lambda scope, e: BOOLEAN,
     A.Index: lambda scope, e: extent_of(scope, e.value), A.Call: _call,
-    A.Comprehension: _comprehension, A.GenCall: _gen_call,
+    A.Comprehension: _comprehension, A.GenCall: _gen_call, A.Recurrence: _recurrence,
 }
 
 

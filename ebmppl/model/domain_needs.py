@@ -14,6 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import numpy as np
+from numpyro.distributions import constraints
+
 from .extent import NONNEGATIVE, POSITIVE, PROBABILITY, REAL, UNIT, Extent
 
 
@@ -100,6 +103,10 @@ class Argument:
             the names it reads), not only a literal or a name.
         compute_hint: how to compute an expression that is sure to be valid.
         normalized: its values are vectors summing to 1 (probabilities of categories).
+        whole: ``array -> bool array`` the test of a whole value's structure, for a value of at least
+            ``whole_ndim`` dimensions (NumPyro's ``positive_definite`` for a covariance matrix); None: the
+            elements decide alone.
+        whole_ndim: the dimensions one value of the structure has (2 for a matrix).
     """
 
     name: str
@@ -115,6 +122,15 @@ class Argument:
     expressions: bool = False
     compute_hint: str = ""
     normalized: bool = False
+    whole: Optional[Callable[[np.ndarray], np.ndarray]] = None
+    whole_ndim: int = 2
+
+    def holds(self, x: np.ndarray) -> bool:
+        """The whole value has the structure the argument needs (a value with fewer dimensions than one such
+        structure is left to the shape check)."""
+        if self.whole is None or np.ndim(x) < self.whole_ndim:
+            return True
+        return bool(np.all(np.asarray(self.whole(x))))
 
     @property
     def declared(self) -> str:
@@ -136,16 +152,21 @@ class Argument:
         return self.extent is None or row.extent(tuple(args)).within(self.extent)
 
 
+def _simplex(x: np.ndarray) -> np.ndarray:
+    from .domains import contains  # the simplex row's own test, in the float type used
+    return contains("simplex", (), x)
+
+
 _COV_BUILD = ("build it from declared values that guarantee it, e.g. `let S = diag(sd^2)` with "
               "`param sd : positive[K]`")
 ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
     Argument("real", "finite", "real", REAL, literal_hint="use a finite number"),
     Argument("cov", "a covariance matrix (symmetric, positive definite)", "real", None,
-             structure="a covariance matrix", build_hint=_COV_BUILD),
+             structure="a covariance matrix", build_hint=_COV_BUILD, whole=constraints.positive_definite),
     Argument("chol", "a Cholesky factor (lower triangular, positive diagonal)", "real", None,
              structure="a Cholesky factor",
              build_hint="build it from declared values that guarantee it, e.g. `let L = diag(sd)` with "
-                        "`param sd : positive[K]`"),
+                        "`param sd : positive[K]`", whole=constraints.lower_cholesky),
     Argument("positive", "positive", "positive", POSITIVE, literal_hint="use a number above 0",
              transform_hint=" (or transform it, e.g. exp(...))", expressions=True,
              compute_hint="compute it so that it is positive whatever the values it reads: exp(...), "
@@ -155,7 +176,7 @@ ARGUMENTS: dict[str, Argument] = {a.name: a for a in (
              compute_hint="compute it so that it lies in [0, 1] whatever the values it reads, e.g. sigmoid(...)"),
     Argument("simplex", "a simplex", "simplex", PROBABILITY, accepts=lambda row, args: row.normalized,
              transform_hint=" (or compute it with softmax(...), or pass logits to categorical_logit)",
-             expressions=True, normalized=True,
+             expressions=True, normalized=True, whole=_simplex, whole_ndim=1,
              compute_hint="compute it with softmax(...), or pass logits to categorical_logit(...)"),
     Argument("int", "an integer", "int", NONNEGATIVE, _whole, "use a whole number, 0 or more",
              lambda row, args: row.integer_data),

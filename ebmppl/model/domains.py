@@ -34,6 +34,7 @@ from numpyro.distributions import constraints
 from ..dsl import ast as A
 from .domain_needs import ARGUMENTS, SUPPORTS, Argument, Support, argument, support  # noqa: F401 (re-exported)
 from .extent import NONNEGATIVE, POSITIVE, PROBABILITY, REAL, UNIT, Extent
+from .varying import VARYING, Varying, varies  # noqa: F401 (re-exported)
 
 
 # ------------------------------------------------------------ extra constraints
@@ -75,6 +76,14 @@ class _Integer(constraints.Constraint):
 
 SPIN = _Spin()
 INTEGER = _Integer()
+
+
+def _widest(row: "DomainKind", args: tuple) -> tuple:
+    """The arguments with each varying bound at its widest (-inf below, +inf above): a test that holds for every
+    value inside the domain whatever the other variables are (a value outside it is found once they are known)."""
+    if not varies(args):
+        return args
+    return tuple((-np.inf if i == 0 else np.inf) if isinstance(a, Varying) else a for i, a in enumerate(args))
 
 
 # --------------------------------------------------------------------- the row
@@ -187,6 +196,11 @@ def _number(a) -> Optional[float]:
     return None
 
 
+def _bound(a):
+    """A bound as NumPyro's interval takes it: a number, or an array of bounds (evaluated varying bounds)."""
+    return a if hasattr(a, "shape") else float(a)
+
+
 def _full(value):
     return lambda shape, args, dtype: jnp.full(shape, value, dtype)
 
@@ -228,6 +242,10 @@ def _ordered(x, a):
     return np.all(np.diff(x, axis=-1) > 0, axis=-1, keepdims=True) & np.all(np.isfinite(x), axis=-1, keepdims=True)
 
 
+def _positive_ordered(x, a):
+    return _ordered(x, a) & (x[..., :1] > 0)
+
+
 _ROWS = (
     DomainKind("real", False, lambda a: constraints.real, lambda x, a: np.isfinite(x), _full(0.0),
                "a real number", lambda s, a: s == "real", param=True),
@@ -236,7 +254,7 @@ _ROWS = (
     DomainKind("unit", False, lambda a: constraints.unit_interval, lambda x, a: (x > 0) & (x < 1), _full(0.5),
                "a number strictly between 0 and 1", lambda s, a: s in ("real", "positive", "unit", "bounded"),
                param=True, extent=_always(UNIT)),
-    DomainKind("interval", False, lambda a: constraints.interval(float(a[0]), float(a[1])),
+    DomainKind("interval", False, lambda a: constraints.interval(_bound(a[0]), _bound(a[1])),
                lambda x, a: (x > a[0]) & (x < a[1]),
                lambda shape, a, dtype: jnp.full(shape, (a[0] + a[1]) / 2, dtype),
                "a number strictly inside the interval", _interval_fits, arity=2, usage="interval(lo, hi)",
@@ -244,6 +262,10 @@ _ROWS = (
     DomainKind("ordered", False, lambda a: constraints.ordered_vector, _ordered,
                lambda shape, a, dtype: jnp.broadcast_to(jnp.arange(shape[-1], dtype=dtype), shape),
                "an increasing vector", lambda s, a: s == "real", usage="ordered[K]", vector=True, param=True),
+    DomainKind("positive_ordered", False, lambda a: constraints.positive_ordered_vector, _positive_ordered,
+               lambda shape, a, dtype: jnp.broadcast_to(jnp.arange(1, shape[-1] + 1, dtype=dtype), shape),
+               "an increasing vector of numbers above 0", lambda s, a: s in ("real", "positive"),
+               usage="positive_ordered[K]", vector=True, param=True, extent=_always(POSITIVE)),
     DomainKind("simplex", False, lambda a: constraints.simplex, _simplex,
                lambda shape, a, dtype: jnp.full(shape, 1.0 / shape[-1], dtype),
                "a vector of numbers, 0 or more, that sum to 1", lambda s, a: s in ("real", "simplex"),
@@ -327,6 +349,8 @@ class Domain:
 
 
 def _fmt(x) -> str:
+    if isinstance(x, Varying):
+        return str(x)
     if isinstance(x, A.Num):
         return str(x.value)
     if isinstance(x, A.Name):
@@ -334,13 +358,24 @@ def _fmt(x) -> str:
     if isinstance(x, A.UnOp) and isinstance(x.operand, A.Num):
         return f"{x.op}{x.operand.value}"
     if isinstance(x, A.Expr):
-        return "<expr>"
+        return _source_text(x) or "<expr>"
     return str(x)
+
+
+def _source_text(e) -> Optional[str]:
+    """The source text of a one-line expression (``1 - alpha``), or None."""
+    span = getattr(e, "span", None)
+    if span is None or span.end_line != span.line or not getattr(span.source, "text", None):
+        return None
+    return span.source.line(span.line)[span.col - 1: span.end_col - 1].strip() or None
 
 
 # ----------------------------------------------------------- what callers ask
 def constraint(kind: str, args=()) -> constraints.Constraint:
-    """The NumPyro constraint of a domain with its (bound) arguments."""
+    """The NumPyro constraint of a domain with its (bound) arguments; :data:`VARYING` when some argument varies
+    with other variables (:class:`Varying`: evaluate it first)."""
+    if varies(args):
+        return VARYING
     return lookup(kind).constraint(tuple(args))
 
 
@@ -350,7 +385,8 @@ def contains(kind: str, args, value, interior: bool = False) -> np.ndarray:
 
     ``interior``: the value is one a bijector must map back to the reals (a param's initial or loaded
     value), so it must lie strictly inside a closed set too (a simplex with every entry above 0).
-    For vector kinds (``ordered``, ``simplex``) the test is per vector, broadcast over its elements.
+    For vector kinds (``ordered``, ``simplex``) the test is per vector, broadcast over its elements. A bound that
+    varies with other variables (:class:`Varying`) is taken at its widest.
 
         >>> contains("positive", (), [1.0, 0.0, float("inf")]).tolist()
         [True, False, False]
@@ -362,7 +398,7 @@ def contains(kind: str, args, value, interior: bool = False) -> np.ndarray:
     row = lookup(kind)
     test = row.interior if interior and row.interior is not None else row.contains
     with np.errstate(invalid="ignore", over="ignore"):
-        ok = np.asarray(test(x, tuple(args)), dtype=bool)
+        ok = np.asarray(test(x, _widest(row, tuple(args))), dtype=bool)
     return np.broadcast_to(ok, x.shape)
 
 

@@ -16,6 +16,7 @@ import jax.scipy.special as jss
 import numpyro.distributions as dist
 
 from ..dsl import ast as A
+from ..errors import did_you_mean
 from . import domains
 
 
@@ -94,6 +95,21 @@ def lp_function_name(name: str) -> Optional[tuple[DistInfo, str]]:
     for suffix in ("_lpdf", "_lpmf"):
         if name.endswith(suffix) and name[: -len(suffix)] in DISTRIBUTIONS:
             return DISTRIBUTIONS[name[: -len(suffix)]], suffix[1:]
+    return None
+
+
+# Distributions with a cumulative distribution function: `NAME_cdf`, `NAME_ccdf`, `NAME_lcdf`, `NAME_lccdf`
+# in expressions and `~ NAME(...) T[lo, hi]` (continuous ones); computed in ebmppl/model/lower/cdfs.py.
+WITH_CDF = frozenset({"normal", "half_normal", "cauchy", "half_cauchy", "student_t", "laplace", "logistic",
+                      "exponential", "gamma", "inv_gamma", "lognormal", "beta", "uniform", "poisson", "poisson_log"})
+CDF_KINDS = ("cdf", "ccdf", "lcdf", "lccdf")
+
+
+def cdf_function_name(name: str) -> Optional[tuple[DistInfo, str]]:
+    """`normal_lccdf` -> (normal, 'lccdf'); None if not a cdf function name."""
+    base, _, kind = name.rpartition("_")
+    if kind in CDF_KINDS and base in WITH_CDF:
+        return DISTRIBUTIONS[base], kind
     return None
 
 
@@ -201,7 +217,7 @@ _UNARY = {
 
 _REDUCE = {
     "sum": jnp.sum, "mean": jnp.mean, "prod": jnp.prod, "max": jnp.max, "min": jnp.min,
-    "logsumexp": jss.logsumexp, "std": jnp.std, "var": jnp.var, "norm": _norm, "any": jnp.any,
+    "logsumexp": jss.logsumexp, "norm": _norm, "any": jnp.any,
     "all": jnp.all, "argmax": jnp.argmax, "argmin": jnp.argmin,
 }
 
@@ -210,6 +226,9 @@ for _n, _impl in _UNARY.items():
     FUNCTIONS[_n] = _f(_n, _impl, 1, doc="elementwise")
 for _n, _impl in _REDUCE.items():
     FUNCTIONS[_n] = _f(_n, _impl, 1, 2, kwargs=("axis",), static=(1, "axis"), doc="reduction")
+# std and var divide by N, like NumPy's, unless given ddof: std(x, ddof=1) is Stan's sd, var(x, ddof=1) its variance
+for _n, _impl in (("std", jnp.std), ("var", jnp.var)):
+    FUNCTIONS[_n] = _f(_n, _impl, 1, 2, kwargs=("axis", "ddof"), static=(1, "axis", "ddof"), doc="reduction")
 for _fi in [
     _f("pow", jnp.power, 2), _f("maximum", jnp.maximum, 2), _f("minimum", jnp.minimum, 2),
     _f("logaddexp", jnp.logaddexp, 2), _f("atan2", jnp.arctan2, 2), _f("hypot", jnp.hypot, 2),
@@ -241,9 +260,23 @@ for _fi in [
 
 CONSTANTS = {"pi": jnp.pi, "e": jnp.e, "inf": jnp.inf}
 
+# Functions of other languages (Stan, R) that ebmppl names differently or computes differently: the hint for a
+# call of one says what to write instead (a near name would be a trap: std divides by N, Stan's sd by N - 1).
+PORTED = {
+    "sd": "std(x) divides by N, like NumPy's; Stan's and R's sd divide by N - 1: write std(x, ddof=1)",
+    "variance": "var(x) divides by N, like NumPy's; Stan's variance divides by N - 1: write var(x, ddof=1)",
+}
+
+
+def unknown_function_hint(name: str, candidates) -> str:
+    """The hint for a call of a function the library does not have: what to write for a function of another
+    language (:data:`PORTED`), else the nearest name, else where the functions are listed."""
+    return PORTED.get(name) or did_you_mean(name, candidates) or "see docs/dsl.md for the functions"
+
+
 def is_builtin(name: str) -> bool:
     """True for a function the language provides (not a name the model declares)."""
-    return name in FUNCTIONS or lp_function_name(name) is not None
+    return name in FUNCTIONS or lp_function_name(name) is not None or cdf_function_name(name) is not None
 
 
 def names_in(expr, bound: frozenset = frozenset()) -> set[str]:

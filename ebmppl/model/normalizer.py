@@ -17,6 +17,16 @@ class LogZ(NamedTuple):
     method: str
     detail: str
 
+    def __repr__(self) -> str:
+        detail = self.detail if len(self.detail) <= 60 else self.detail[:57] + "..."
+        return f"LogZ(value={float(self.value)!r}, stderr={float(self.stderr)!r}, method={self.method!r}, detail={detail!r})"
+
+    def _repr_html_(self) -> str:
+        import html
+        err = f" ± {self.stderr:.3g}" if self.stderr else ""
+        return (f"<div><b>log Z</b> = {self.value:.6g}{err} <code>{html.escape(self.method)}</code>: "
+                f"{html.escape(self.detail)}</div>")
+
 
 def normalized() -> LogZ:
     """The log Z of a normalized density: 0, exactly."""

@@ -303,7 +303,12 @@ class Model:
 
     def __repr__(self) -> str:
         parts = [f"{s.role} {s.name}: {s.type_str()}" for s in self.specs]
+        parts = parts[:8] + ([f"... {len(parts) - 8} more"] if len(parts) > 8 else [])
         return f"Model({self.name!r}; {'; '.join(parts)}; model = {tree_str(self.effective_tree)})"
+
+    def _repr_html_(self) -> str:
+        from .summary import summary_html
+        return summary_html(self)
 
 
 def with_specs(model: Model, specs) -> Model:

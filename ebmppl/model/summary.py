@@ -108,3 +108,73 @@ def _component_logz_lines(model: Model) -> list[str]:
                 how = f"{z.method} +/- {z.stderr:.2g}" if z.stderr else z.method
             lines.append(f"    {tree_str(child)}: {z.value:.6g}  ({how})")
     return lines
+
+
+# ------------------------------------------------------------------ fitted params
+FULL_MAX = 8  # a param with at most this many elements is shown in full; a larger one by its moments
+
+
+def _flat_params(params: dict, prefix: str = "") -> dict:
+    """Nested params (an mlp's weights are a dict) flattened to ``name/...`` keys, in their order."""
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            out.update(_flat_params(v, f"{prefix}{k}/"))
+        elif isinstance(v, (list, tuple)):
+            out.update(_flat_params({str(i): x for i, x in enumerate(v)}, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = np.asarray(v)
+    return out
+
+
+def param_values(params: dict) -> dict:
+    """Fitted params as plain JSON values: a param of at most :data:`FULL_MAX` elements in full (a number or
+    nested lists), a larger one as ``{"shape", "mean", "sd", "min", "max"}``. Keys are ``name`` or, inside an
+    mlp, ``name/...``.
+
+        >>> param_values({"s": np.float32(0.5), "w": np.zeros((3, 4))})["w"]["shape"]
+        [3, 4]
+    """
+    out = {}
+    for k, a in _flat_params(params).items():
+        if a.size <= FULL_MAX:
+            out[k] = a.tolist() if a.dtype.kind in "biuf" else str(a.tolist())
+        else:
+            f = a.astype(np.float64)
+            out[k] = {"shape": list(a.shape), "mean": float(f.mean()), "sd": float(f.std()), "min": float(f.min()),
+                      "max": float(f.max())}
+    return out
+
+
+def _num(v) -> str:
+    return f"{v:.6g}" if isinstance(v, (int, float)) else "[" + ", ".join(_num(x) for x in v) + "]"
+
+
+def param_lines(params: dict) -> list[str]:
+    """One line a param: ``name  value`` (in full, 6 significant digits) or ``name  shape [..]  mean ..  sd ..
+    min ..  max ..``."""
+    vals = param_values(params)
+    if not vals:
+        return []
+    width = max(len(k) for k in vals)
+    lines = []
+    for k, v in vals.items():
+        if isinstance(v, dict):
+            text = (f"shape {v['shape']}  mean {v['mean']:.4g}  sd {v['sd']:.4g}  min {v['min']:.4g}  "
+                    f"max {v['max']:.4g}")
+        else:
+            text = _num(v) if not isinstance(v, str) else v
+        lines.append(f"{k:<{width}}  {text}")
+    return lines
+
+
+def param_table(params: dict, indent: str = "  ") -> str:
+    """The fitted params as printed after a fit (see :func:`param_lines`), a heading then one line a param."""
+    return "\n".join(["params:"] + [indent + line for line in param_lines(params)])
+
+
+def summary_html(model: Model) -> str:
+    """A model as HTML (a notebook's display): its :func:`summary` in a ``<pre>`` block."""
+    import html
+    text = model.summary()
+    return f"<div><b>Model</b> <code>{html.escape(model.name)}</code><pre>{html.escape(text)}</pre></div>"

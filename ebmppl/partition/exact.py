@@ -25,6 +25,7 @@ from ..model.affine import enumerate_states, is_affine_in, log_sum_affine
 from ..model.normalizer import LogZ
 from ..settings import ensure_compile_cache
 from . import improper
+from ..vocabulary import knob
 
 EXACT_LIMIT = 2 ** 24
 
@@ -71,7 +72,7 @@ def plan_exact(model) -> tuple[list, list]:
     cost, enum, summed = best
     if cost > EXACT_LIMIT:
         raise TooManyStates("logz", f"exact enumeration needs {cost:.3g} states (limit 2^24)",
-                            hint="use method='ais'")
+                            hint=f"use {knob('method', 'ais')}")
     return enum, summed
 
 

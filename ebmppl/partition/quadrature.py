@@ -23,6 +23,7 @@ from ..model.admit import require
 from ..model.normalizer import LogZ
 from ..settings import ensure_compile_cache, float_dtype
 from . import improper
+from ..vocabulary import knob, value as spelled
 
 EDGE_TOL = 1e-6  # the density at the grid's edge, relative to its largest value, below which the rest is negligible
 MAX_RADIUS = 128.0  # the grid is widened (doubling its radius) at most this far
@@ -120,7 +121,7 @@ def logz_quadrature(model, params=None, consts=None, points: int = 801, radius: 
     if target.disc or target.dim not in (1, 2):
         raise EbmError("logz", f"quadrature handles 1 or 2 continuous dimensions; this model has {target.dim}"
                                + (" and discrete variables" if target.disc else ""),
-                       hint="use method='exact' (discrete) or 'ais'")
+                       hint=f"use {knob('method', 'exact')} (discrete) or {spelled('method', 'ais')}")
     f = jax.jit(jax.vmap(lambda z: target.logdensity(z, {})))
     value, lp, g = _grid(target, f, points, radius)
     _check_finite(target, lp, g)

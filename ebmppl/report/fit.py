@@ -15,8 +15,11 @@ from .. import diagnostics, plots
 from ..applications import classify, on_the_real_line
 from ..settings import ensure_compile_cache
 from ..errors import EbmError
+from ..goodness import ksd, ksd_applies
 from ..infer.options import prng_key
 from ..infer.sample import sample
+from ..model.summary import param_values
+from ..vocabulary import knob
 from .keywords import admit
 from .markdown import write_markdown
 from .mmd import mmd_test
@@ -90,11 +93,25 @@ def fit_report(model, result, data, out_dir=None, *, key=0, n_samples: int = 512
                  final_val_loss=float(h["val_loss"][-1]) if len(h.get("val_loss", ())) else None,
                  n_data=len(flat_data), n_samples=len(last), mmd=test.mmd, p_value=test.p_value,
                  bandwidth=test.bandwidth, permutations=test.permutations, moments=moments, chains=chains,
-                 persistent=persistent, energies=_energies(h), accuracy=_accuracy(model, result, rows))
+                 persistent=persistent, energies=_energies(h), accuracy=_accuracy(model, result, rows),
+                 params=param_values(result.params), **_ksd(model, result, rows, split.test, k_test))
     if out_dir is None:
         return rep
     files = _write_files(Path(out_dir), model, result, rep, flat_data, last, labels, bandwidth is None)
     return replace(rep, files=files)
+
+
+KSD_BOOTSTRAP = 500  # the report's wild-bootstrap replicates (ebmppl.ksd's default is 1000)
+
+
+def _ksd(model, result, rows: dict, test_rows, key) -> dict:
+    """``ksd`` and ``ksd_p_value`` of the fitted model against the report's data rows (the score alone, no
+    sampling), or nothing for a model :func:`ebmppl.ksd` does not apply to."""
+    if not ksd_applies(model):
+        return {}
+    picked = {k: np.asarray(v)[test_rows] for k, v in rows.items()}
+    r = ksd(model, result.params, picked, bootstrap=KSD_BOOTSTRAP, key=key)
+    return {"ksd": r.statistic, "ksd_p_value": r.p_value}
 
 
 def _check_result(model, result) -> None:
@@ -140,12 +157,19 @@ def _continue_persistent(model, result, run, persistent_chains, warmup, key, tes
 
 
 def _energies(h: dict) -> dict:
-    """cd/pcd: the two phases' mean energies and their gap over the last tenth of the steps."""
+    """cd/pcd: the two phases' mean energies and their gap over the last tenth of the steps, with the gap's
+    standard error by batch means (10 batches of consecutive steps, which absorbs the steps' correlation;
+    NaN with fewer than 20 steps in the tail)."""
     if "e_pos" not in h or not len(h["e_pos"]):
         return {}
     tail = max(1, len(h["e_pos"]) // 10)
-    e_pos, e_neg = float(np.mean(h["e_pos"][-tail:])), float(np.mean(h["e_neg"][-tail:]))
-    return {"e_pos": e_pos, "e_neg": e_neg, "gap": e_pos - e_neg}
+    pos, neg = np.asarray(h["e_pos"][-tail:], float), np.asarray(h["e_neg"][-tail:], float)
+    e_pos, e_neg = float(np.mean(pos)), float(np.mean(neg))
+    se = float("nan")
+    if tail >= 20:
+        means = [b.mean() for b in np.array_split(pos - neg, 10)]
+        se = float(np.std(means, ddof=1) / np.sqrt(len(means)))
+    return {"e_pos": e_pos, "e_neg": e_neg, "gap": e_pos - e_neg, "gap_se": se, "tail": tail}
 
 
 def _accuracy(model, result, rows) -> Optional[float]:
@@ -193,7 +217,7 @@ class _Run:
         flat, _ = _flatten_rows(self.model, {n: a.reshape((-1,) + a.shape[2:]) for n, a in post.items()})
         if not np.all(np.isfinite(flat)):
             raise EbmError("report", f"the {self.sampler} draws from the fitted model are not all finite",
-                           hint="the fitted energy may not be normalizable; try another sampler=")
+                           hint=f"the fitted energy may not be normalizable; try another {knob('sampler')}")
         flat = flat.reshape(chains, self.draws, -1)
         last = flat[:, -1]
         with warnings.catch_warnings(), np.errstate(all="ignore"):

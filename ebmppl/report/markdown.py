@@ -28,6 +28,51 @@ def _chains_line(c: Chains) -> str:
             f"draws one every {c.thin} steps")
 
 
+def _ksd_rows(rep) -> list:
+    """The kernel Stein discrepancy rows: the fitted score against the data rows, no sampling involved."""
+    if rep.ksd is None:
+        return []
+    return [f"| kernel Stein discrepancy KSD² (IMQ kernel; the score alone, no sampling) | {_fmt(rep.ksd)} |",
+            f"| its wild-bootstrap p-value | {rep.ksd_p_value:.3f} |"]
+
+
+def _verdict(rep: Report) -> str:
+    """The MMD verdict, with a cd/pcd energy gap that contradicts it named beside it."""
+    if rep.p_value < 0.05:
+        verdict = "the model's draws and the data **differ detectably** (p < 0.05)"
+    elif rep.gap_off_zero:
+        verdict = "the MMD finds no difference between the model's draws and the data at this sample size (p ≥ 0.05)"
+    else:
+        return "no detectable difference between the model's draws and the data at this sample size (p ≥ 0.05)"
+    if rep.gap_off_zero:
+        e = rep.energies
+        verdict += (f"; **but the training's energy gap is not zero**: E_pos − E_neg = {_fmt(e['gap'], 3)} ± "
+                    f"{_fmt(e['gap_se'], 2)} over the last {e['tail']} steps ({abs(e['gap']) / e['gap_se']:.0f} "
+                    "standard errors from 0), so the training chains' mean energy is not the data's: they do not "
+                    "sample the fitted model (too few chain steps, slow mixing) or the fit has not converged. "
+                    "Trust the fit only once the gap is near 0 (more steps, a larger k=, a smaller lr)")
+    return verdict
+
+
+def _param_lines(values: dict) -> list:
+    """The fitted params as a table: small ones in full, larger ones by shape, mean, sd, min and max."""
+    if not values:
+        return []
+    rows = ["", "## Fitted params", "", "| param | value |", "| --- | --- |"]
+    for k, v in values.items():
+        if isinstance(v, dict):
+            text = (f"shape {v['shape']}: mean {_fmt(v['mean'])}, sd {_fmt(v['sd'])}, min {_fmt(v['min'])}, "
+                    f"max {_fmt(v['max'])}")
+        else:
+            text = _nums(v)
+        rows.append(f"| `{k}` | {text} |")
+    return rows
+
+
+def _nums(v) -> str:
+    return f"{v:.6g}" if isinstance(v, (int, float)) else "[" + ", ".join(_nums(x) for x in v) + "]"
+
+
 def write_markdown(path: Path, model, rep: Report, figures, median_bw: bool) -> Path:
     c = rep.chains
     bw_how = " by the median heuristic" if median_bw else ""
@@ -37,13 +82,14 @@ def write_markdown(path: Path, model, rep: Report, figures, median_bw: bool) -> 
              + (f"; final validation loss {_fmt(rep.final_val_loss, 6)}" if rep.final_val_loss is not None else "")]
     if rep.energies:
         e = rep.energies
+        se = f" ± {_fmt(e['gap_se'], 2)}" if np.isfinite(e.get("gap_se", np.nan)) else ""
         lines.append(f"- **energies** (means over the last tenth of the steps): positive phase (data) "
-                     f"{_fmt(e['e_pos'])}, negative phase (chains) {_fmt(e['e_neg'])}, gap {_fmt(e['gap'])}")
+                     f"{_fmt(e['e_pos'])}, negative phase (chains) {_fmt(e['e_neg'])}, gap {_fmt(e['gap'])}{se}")
     if rep.accuracy is not None:
         lines.append(f"- **classification accuracy** on the data: {rep.accuracy:.3f} (`ce` fits p(label | rest) "
                      "only; the sample check below is of the joint model, which `ce` does not train)")
-    verdict = ("the model's draws and the data **differ detectably** (p < 0.05)" if rep.p_value < 0.05 else
-               "no detectable difference between the model's draws and the data at this sample size (p ≥ 0.05)")
+    verdict = _verdict(rep)
+    lines += _param_lines(rep.params)
     lines += ["", "## Training curves", "", f"![training curves]({figures[0].name})", "",
               "## Samples vs data", "",
               f"The model's draws: the last states of {_chains_line(c)}; compared with {rep.n_data} other data "
@@ -52,6 +98,7 @@ def write_markdown(path: Path, model, rep: Report, figures, median_bw: bool) -> 
               f"| MMD (Gaussian kernel, bandwidth {_fmt(rep.bandwidth, 3)}{bw_how}) | "
               f"{_fmt(rep.mmd)} |",
               f"| permutation p-value ({rep.permutations} permutations) | {rep.p_value:.3f} |",
+              *_ksd_rows(rep),
               f"| chains: max R-hat / min bulk ESS over the dimensions | {_fmt(c.rhat_max, 3)} / "
               f"{_count(c.ess_min)} |", "",
               f"Verdict: {verdict}. "

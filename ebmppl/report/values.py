@@ -65,8 +65,13 @@ class Report:
         moments: :class:`Moments` of the same draws and rows, per flattened dimension of the vars.
         chains: the :class:`Chains` that made the draws, with their R-hat and ESS.
         persistent: pcd: its persistent chains continued with the same kernel (:class:`Chains`), else None.
-        energies: cd/pcd: ``e_pos``, ``e_neg`` and ``gap`` averaged over the last tenth of the steps.
+        energies: cd/pcd: ``e_pos``, ``e_neg`` and ``gap`` averaged over the last tenth of the steps
+            (``tail`` steps), and ``gap_se``, the gap's standard error by batch means (NaN when too few).
         accuracy: ce: the fraction of data rows whose label the classifier gets right.
+        params: the fitted params' values (:func:`ebmppl.model.summary.param_values`).
+        ksd, ksd_p_value: the kernel Stein discrepancy (KSD², :func:`ebmppl.ksd`) of the fitted model against the
+            same data rows and its wild-bootstrap p-value; None for a model it does not apply to (vars that
+            are not all ``real``, continuous latents).
         files: the files written.
     """
 
@@ -86,4 +91,15 @@ class Report:
     persistent: Optional[Chains] = None
     energies: dict = field(default_factory=dict)
     accuracy: Optional[float] = None
+    params: dict = field(default_factory=dict)
+    ksd: Optional[float] = None
+    ksd_p_value: Optional[float] = None
     files: tuple = ()
+
+    @property
+    def gap_off_zero(self) -> bool:
+        """cd/pcd: the energy gap lies more than 3 standard errors from zero (the chains' mean energy is not
+        the data's, so the chains do not sample the fitted model, or it does not fit)."""
+        e = self.energies
+        se = e.get("gap_se", float("nan"))
+        return bool(e) and np.isfinite(se) and abs(e["gap"]) > 3 * se

@@ -125,13 +125,11 @@ def fit(model, data, method: str = "auto", steps: int = _D["steps"], batch_size:
     data_j = _as_float(train)
     val_j = None if val is None else _as_float(val)
     problem, trainer = _trainer(model, problem, method, method_options, train, data_j, opts, optimizer, lr)
-    record = {**method_options, "_loop": {
-        "batch_size": opts.batch_size, "lr": lr if isinstance(lr, (int, float)) else "schedule",
-        "optimizer": optimizer if isinstance(optimizer, str) else "custom",
-        "seed": key if isinstance(key, int) else "key", "clip_norm": opts.clip_norm, "average": opts.average,
-        "chunk": opts.chunk}}
+    settings = {"steps": opts.steps, "batch_size": opts.batch_size, "lr": _plain(lr, "schedule"),
+                "optimizer": _plain(optimizer, "custom"), "seed": key if isinstance(key, int) else "key",
+                "clip_norm": opts.clip_norm, "average": opts.average, "chunk": opts.chunk}
     return run(problem, trainer, data_j, opts, key=key, params=params, val_data=val_j, method=method,
-               options=_options_for_record(record),
+               options=_options_for_record(method_options), settings=_options_for_record(settings),
                record=_run_record(method, method_options, opts, optimizer, lr, key, train, val))
 
 

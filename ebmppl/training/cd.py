@@ -29,6 +29,7 @@ from ..settings import float_dtype
 from ..errors import EbmError
 from .chains import GibbsChains, LangevinChains
 from .objective import Objective
+from ..vocabulary import knob
 
 
 @dataclass(frozen=True, eq=False)
@@ -115,7 +116,7 @@ def cd_objective(problem, data, k: int = 1, persistent: bool = False, chains=Non
         raise EbmError("fit", "k (sampler steps per update) must be at least 1")
     if not persistent and (chains is not None or buffer_size is not None):
         raise EbmError("fit", "chains and buffer_size are pcd options; cd restarts its chains at the data",
-                       hint="use method='pcd'")
+                       hint=f"use {knob('method', 'pcd')}")
     if buffer_size is not None and chains is not None and int(buffer_size) < int(chains):
         raise EbmError("fit", f"buffer_size ({buffer_size}) must be at least chains ({chains})")
     if persistent and buffer_size is not None and chains is None and int(buffer_size) < batch_size:

@@ -13,7 +13,7 @@ Two movers with one interface (``start_from``, ``noise``, ``move``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

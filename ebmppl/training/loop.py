@@ -33,6 +33,8 @@ import numpy as np
 
 from ..errors import EbmError
 from ..io import check_params
+from ..progress import Progress
+from .. import stopping
 from .checkpoint import check_folder, prepare, restore, save_checkpoint
 from .options import LoopOptions
 from .result import FitResult
@@ -105,22 +107,23 @@ class Plan(NamedTuple):
 
 def run(problem, trainer: Trainer, data: dict, loop: LoopOptions, *, key=0, params=None,
         val_data: Optional[dict] = None, method: str = "", options: Optional[dict] = None,
-        record: Optional[dict] = None) -> FitResult:
+        record: Optional[dict] = None, settings: Optional[dict] = None) -> FitResult:
     """Train with ``trainer`` (see :class:`~ebmppl.training.trainer.Trainer`) on ``data`` (at least one row).
 
     ``loop`` gives the steps, chunk, validation patience, checkpoints and progress (its batch size,
     averaging and clipping are the trainer's); ``val_data`` are prepared validation arrays or None;
-    ``record`` is what a checkpoint must match to be resumed (see :mod:`~ebmppl.training.checkpoint`).
+    ``record`` is what a checkpoint must match to be resumed (see :mod:`~ebmppl.training.checkpoint`;
+    by default the method, its ``options`` and the loop's ``settings``, which the result keeps as ``loop``).
     Ctrl-C (KeyboardInterrupt) ends the run with the last whole chunk's params, checkpointed when
     checkpoints are on, and a result marked ``interrupted``.
     """
     model = problem.model
-    options = dict(options or {})
+    options, settings = dict(options or {}), dict(settings or {})
     steps = int(loop.steps)
     chunk = int(max(1, min(loop.chunk, steps)))
     every = None if loop.checkpoint_every is None else max(chunk, (int(loop.checkpoint_every) // chunk) * chunk)
     ckpt = check_folder(loop.checkpoint_dir)
-    record = record if record is not None else {"method": method, "options": options}
+    record = record if record is not None else {"method": method, "options": options, "loop": settings}
     meta = prepare(ckpt, model, record, steps) if loop.resume else None  # before anything compiles
     keys = Keys.of(key)
     params = params if params is not None else model.init_params(keys.init)  # eager: it checks the domains
@@ -134,28 +137,27 @@ def run(problem, trainer: Trainer, data: dict, loop: LoopOptions, *, key=0, para
     plan = Plan(trainer, (data, keys.steps, keys.data), val_data, loop, steps, chunk, every, ckpt, model, record)
     start, interrupted = box[0].t, False
     try:
-        stopped, kept = _steps(plan, box, hist)
+        with Progress(steps, "fit", start=start, enabled=loop.progress) as bar:
+            stopped, kept = _steps(plan, box, hist, bar)
     except KeyboardInterrupt:
         stopped, kept, interrupted = _interrupted(plan, box[0], hist, start), None, True
-    if loop.progress:
-        print(file=sys.stderr)
-    return _result(problem, trainer, box[0].state, kept, hist, method, options, stopped, interrupted)
+    return _result(problem, trainer, box[0].state, kept, hist, (method, options, settings), stopped, interrupted)
 
 
-def _steps(plan: Plan, box: list, hist: dict) -> tuple:
+def _steps(plan: Plan, box: list, hist: dict, bar: Progress) -> tuple:
     """Run whole chunks from ``box[0]`` to the end, committing each to ``box[0]``: (why the run stopped, the
-    params kept after a non-finite step or None)."""
+    params kept after a non-finite step or None); ``bar`` shows the progress."""
     r = box[0]
-    start, t0 = r.t, time.perf_counter()
     last_good_loss = float(hist["loss"][-1]) if hist["loss"] else np.nan
     while r.t < plan.steps:
         t, t_end = r.t, min(plan.steps, (r.t // plan.chunk + 1) * plan.chunk)  # chunks start at multiples
+        stopping.check()  # a Ctrl-C whose KeyboardInterrupt was swallowed where it landed
         out = _chunk(plan.trainer, r.state, r.prev, t, t_end, plan.inputs)
         last_good_loss = _record(hist, t, out, last_good_loss)
         if out.bad_step is not None:
             box[0] = r._replace(state=out.state, lengths=_lengths(hist))
             stopped = _failure(out, t, last_good_loss)
-            print(f"warning: {stopped}", file=sys.stderr)
+            bar.note(f"warning: {stopped}")
             return stopped, out.kept
         watch, stop = r.watch, None
         if plan.val_data is not None:
@@ -164,12 +166,11 @@ def _steps(plan: Plan, box: list, hist: dict) -> tuple:
         box[0] = r
         if stop is not None:
             if plan.loop.progress:
-                print(stop, file=sys.stderr)
+                bar.note(stop)
             return stop, None
         if plan.ckpt is not None and plan.every and (t_end % plan.every == 0 or t_end == plan.steps):
             save_checkpoint(plan.ckpt, plan.model, plan.record, r, hist)
-        if plan.loop.progress:
-            _progress(t_end, plan.steps, hist, time.perf_counter() - t0, start)
+        _progress(bar, t_end, hist)
     return "steps", None
 
 
@@ -253,13 +254,15 @@ def _validate(trainer: Trainer, state, val_data: dict, hist: dict, t: int, watch
     return watch, None
 
 
-def _result(problem, trainer: Trainer, state, kept, hist: dict, method: str, options: dict, stopped: str,
+def _result(problem, trainer: Trainer, state, kept, hist: dict, run: tuple, stopped: str,
             interrupted: bool = False) -> FitResult:
     """The :class:`FitResult`: the kept, averaged or last params (constrained), extras, history and state.
 
-    Params that are not finite or lie outside their domain (a ``positive`` param whose log went so far down
-    that it is 0 in float32) are never a success: the result says why and that they are not usable."""
+    ``run`` is (method, its options, the loop's settings). Params that are not finite or lie outside their
+    domain (a ``positive`` param whose log went so far down that it is 0 in float32) are never a success: the
+    result says why and that they are not usable."""
     theta, _, mstate, avg = state
+    method, options, settings = run
     theta = kept if kept is not None else (avg if trainer.average else theta)
     fitted = {k: np.asarray(v) if not isinstance(v, dict) else jax.tree_util.tree_map(np.asarray, v)
               for k, v in problem.constrain(theta["model"]).items()}
@@ -276,15 +279,18 @@ def _result(problem, trainer: Trainer, state, kept, hist: dict, method: str, opt
         stopped = failure if not interrupted else f"{stopped}; the params are not usable: {e.message}"
         print(f"warning: {failure}", file=sys.stderr)
     return FitResult(fitted, history, method, options, extra, mstate, stopped, problem.model.fingerprint,
-                     steps_done=done, interrupted=interrupted, failure=failure, params_usable=usable)
+                     steps_done=done, interrupted=interrupted, failure=failure, params_usable=usable,
+                     loop=settings, model_name=problem.model.name)
 
 
-def _progress(t, steps, hist, elapsed, start):
-    """The progress bar on stderr, rewritten in place after every chunk."""
-    rate = (t - start) / max(elapsed, 1e-9)
-    width = 24
-    done = int(width * t / steps)
-    val = f" val {hist['val_loss'][-1]:.4g}" if hist["val_loss"] else ""
-    bar = "#" * done + "." * (width - done)
-    line = f"\r[{bar}] step {t}/{steps} loss {hist['loss'][-1]:.4g}{val} {rate:.0f} steps/s"
-    print(line, end="", file=sys.stderr, flush=True)
+def _progress(bar: Progress, t: int, hist: dict) -> None:
+    """The progress bar after the chunk ending at step ``t``: the steps done, the rate, the last losses."""
+    bar.update(t, **_shown(hist))
+
+
+def _shown(hist: dict) -> dict:
+    """What the progress bar shows beside the rate: the last loss and validation loss."""
+    shown = {"loss": float(hist["loss"][-1])} if hist["loss"] else {}
+    if hist["val_loss"]:
+        shown["val"] = float(hist["val_loss"][-1])
+    return shown

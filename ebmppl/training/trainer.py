@@ -83,6 +83,18 @@ def _global_norm(tree):
     return jnp.sqrt(jnp.sum(jnp.square(jnp.concatenate(leaves))))
 
 
+def param_traces(params: dict) -> dict:
+    """A step's record of the params it reached, kept inside the compiled chunk (no host round trip): a
+    scalar param's value as ``param:NAME``, an array param's (or an mlp's) L2 norm as ``norm:NAME``."""
+    out = {}
+    for name, v in params.items():
+        if isinstance(v, dict) or jnp.ndim(v) > 0:
+            out[f"norm:{name}"] = _global_norm(v)
+        else:
+            out[f"param:{name}"] = v
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Step:
     """One optimizer step of ``objective`` on ``problem``'s params.
@@ -121,6 +133,7 @@ class Step:
         average = self.average
         if average:  # Polyak-Ruppert: an exponential moving average of the iterates
             avg = jax.tree_util.tree_map(lambda a, b: average * a + (1.0 - average) * b, avg, theta_new)
+        aux = {**aux, **param_traces(self.problem.constrain(theta_new["model"]))}
         return (theta_new, opt_state_new, mstate_new, avg), (loss, gnorm, aux)
 
     def fast(self, state, xs):

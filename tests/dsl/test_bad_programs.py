@@ -28,7 +28,7 @@ def _argv(case: Path) -> list[str]:
     argv = ["check", str(BAD / case.name)]
     data = case.with_name(case.stem + ".data.json")
     if data.exists():
-        argv += ["--data", str(BAD / data.name)]
+        argv += ["--consts", str(BAD / data.name)]
     return argv
 
 

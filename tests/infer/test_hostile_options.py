@@ -49,6 +49,9 @@ def nothing_compiles(monkeypatch):
     ("target_accept", 0.0, "target_accept="), ("target_accept", 1.0, "target_accept="),
     ("target_accept", math.nan, "target_accept="),
     ("gwg_steps", 0, "gwg_steps="),
+    ("temperatures", 0, "temperatures="), ("temperatures", 2.5, "temperatures="),
+    ("max_temperature", 0.5, "max_temperature="), ("max_temperature", math.inf, "max_temperature="),
+    ("max_temperature", math.nan, "max_temperature="),
     ("chain_method", "threads", "chain_method= must be one of vectorized, parallel, sequential"),
     ("discrete", "metropolis", "discrete= must be one of gibbs, gwg"),
     ("adapt_mass", "yes", "adapt_mass= must be True or False"), ("adapt_step", 1, "adapt_step="),
@@ -66,7 +69,8 @@ def test_the_dataclasses_check_their_knobs_too():
         KernelOptions(target_accept=2.0)
     assert Layout(chains=np.int64(3)).chains == 3 and isinstance(Layout(chains=np.int64(3)).chains, int)
     assert KernelOptions(step_size=lambda t: 0.1).step_size(0) == 0.1  # ULA's schedule stays a callable
-    assert set(KNOBS) == {"chains", "draws", "warmup", "thin", "step_size", "target_accept", "gwg_steps"}
+    assert set(KNOBS) == {"chains", "draws", "warmup", "thin", "step_size", "target_accept", "gwg_steps",
+                          "temperatures", "max_temperature"}
 
 
 @pytest.mark.parametrize("sampler", ["magic", "", None, 3, "NUTS"])

@@ -101,6 +101,40 @@ def py_gp_pois_regr():
     return decls + f + ebm.gamma("rho", 25, 4) + ebm.normal("alpha", 0, 2) + ebm.normal("f_tilde", 0, 1) + counts
 
 
+def py_censored():
+    decls = ebm.declare(N_obs=ebm.const(ebm.integer), N_cens=ebm.const(ebm.integer),
+                        y_obs=ebm.const(ebm.real("N_obs")), U=ebm.const(ebm.real), sigma=ebm.const(ebm.positive),
+                        mu=ebm.real)
+
+    @ebm.factor
+    def censored(N_cens, U, mu, sigma):
+        return -N_cens * jax.scipy.stats.norm.logsf(U, mu, sigma)
+    return decls + ebm.normal("mu", 0, 10) + ebm.normal("y_obs", "mu", "sigma") + censored
+
+
+def py_garch():
+    import numpyro.distributions as dist
+    decls = ebm.declare(T=ebm.const(ebm.integer), y=ebm.const(ebm.real("T")), sigma1=ebm.const(ebm.positive),
+                        mu=ebm.real, omega=ebm.positive, alpha=ebm.unit, beta=ebm.unit)
+
+    @ebm.let
+    def sigma2(y, sigma1, mu, omega, alpha, beta):
+        def step(s, y_before):
+            s = omega + alpha * (y_before - mu) ** 2 + beta * s
+            return s, s
+        _, rest = jax.lax.scan(step, sigma1 ** 2, y[:-1])
+        return jnp.concatenate([jnp.reshape(sigma1 ** 2, (1,)), rest])
+
+    @ebm.density("omega")
+    def omega_prior():
+        return dist.TruncatedNormal(0.0, 1.0, low=0.0)
+
+    @ebm.density("y")
+    def returns(mu, sigma2):
+        return dist.Normal(mu, jnp.sqrt(sigma2))
+    return decls + sigma2 + ebm.normal("mu", 0, 1) + omega_prior + returns
+
+
 PY = {name[3:]: fn for name, fn in globals().items() if name.startswith("py_")}
 
 

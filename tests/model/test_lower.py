@@ -390,7 +390,7 @@ def test_unbound_consts_are_not_checked_as_values_and_nothing_large_is_allocated
            "var y : real[3]\nfactor f = sum(x^2) * s + y[k]^2 + sum([y[i] for i in range(N)])")
     low = lower(ebm.parse(src), placeholders=True)  # 1009^3 floats would be 4 GB: only shapes are traced
     assert low.shapes["x"] == (1009, 1009, 1009)
-    with pytest.raises(EbmError, match=r"var 'x' \(real\[N, N, N\] = \[1600, 1600, 1600\]\) would need 15.3 GiB"):
+    with pytest.raises(EbmError, match=r"var 'x' \(real\[N, N, N\] = \[1600, 1600, 1600\], with N = 1600 in data\) would need 15.3 GiB"):
         ebm.parse(src, data={"N": 1600, "K": 5})
     with pytest.raises(EbmError, match="index k takes values from 0 to 4"):
         ebm.parse(src.replace("N, N, N", "N"), data={"N": 1600, "K": 5})

@@ -3,6 +3,8 @@ unfitted one, and every fitting method gets a report (files and finite numbers).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist, pdist
@@ -77,6 +79,21 @@ def test_a_fitted_gaussian_passes_and_an_unfitted_one_is_rejected(gaussian):
     np.testing.assert_allclose(bad.moments.sample_mean, [0.0, 0.0], atol=0.2)
     assert good.chains.start == "data rows" and good.chains.sampler == "mala"
     assert good.chains.rhat_max < 1.1 and good.chains.ess_min > 100
+    # the kernel Stein discrepancy (the score alone) agrees with the MMD verdicts
+    assert good.ksd_p_value > 0.01 and bad.ksd_p_value < 0.01 and bad.ksd > 3 * good.ksd, (bad, good)
+
+
+def test_the_report_shows_the_ksd_rows_and_leaves_them_out_where_ksd_does_not_apply(gaussian, tmp_path):
+    from ebmppl.report.markdown import _ksd_rows
+    m, fitted, _ = gaussian
+    rep = fit_report(m, fitted, DATA / "gaussian.csv", out_dir=tmp_path)
+    text = (tmp_path / "fit-report.md").read_text()
+    assert "kernel Stein discrepancy" in text and f"{rep.ksd_p_value:.3f}" in text
+    bits = ebm.parse("var b : binary[3]\nparam w : real[3] = 0\nfactor f = -(w @ b)\n", "bits.ebm")
+    rows = {"b": np.tile(np.eye(3, dtype=np.float32), (4, 1))}
+    bres = fit(bits, rows, method="cd", steps=2, progress=False)
+    assert fit_report(bits, bres, rows).ksd is None
+    assert _ksd_rows(rep) and not _ksd_rows(replace(rep, ksd=None))
 
 
 def test_a_report_for_another_model_is_refused(gaussian):

@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from ...dsl import ast as A
-from ...errors import EbmSemanticError, EbmShapeError
+from ...errors import EbmError, EbmSemanticError, EbmShapeError
 from .. import library as L
 from . import indices, limits
-from .shapes import shape_of
+from .shapes import shape_of, text_of
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -117,6 +117,9 @@ def _sub(c: "Compiler", s):
         return lambda env: Ellipsis
     if isinstance(s, A.Slice):
         sl = slice(*[None if p is None else c.static(p, "a slice bound") for p in (s.lo, s.hi, s.step)])
+        if sl.step == 0:  # a literal 0 is refused by the parser; this one is a const's value
+            raise EbmError("value", f"the slice step {text_of(s.step.span) or 0} is 0", s.span,
+                           "use a positive step (x[::2]), or a negative one to go backwards (x[::-1])")
         return lambda env: sl
     if isinstance(s, A.Num):
         if not s.is_int:

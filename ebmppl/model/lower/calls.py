@@ -11,8 +11,8 @@ import numpy as np
 from ...settings import float_dtype
 from ...dsl import ast as A
 from ...errors import EbmError, EbmShapeError
-from .. import library as L
-from . import indices, values
+from .. import domains, library as L
+from . import cdfs, indices, values
 from .shapes import check_value_shape, shape_of, short, text_of
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ def call(c: "Compiler", e: A.Call):
     lp = L.lp_function_name(e.func)
     if lp is not None:
         return _log_density(c, e, lp[0])
+    cdf = L.cdf_function_name(e.func)
+    if cdf is not None:
+        return _cdf(c, e, *cdf)
     return _function(c, e)
 
 
@@ -65,6 +68,23 @@ def _log_density(c: "Compiler", e: A.Call, info: L.DistInfo):
         check_value_shape(d, y, info, fmt, span, e.func)
         return d.log_prob(y)
     return lpdf
+
+
+def _cdf(c: "Compiler", e: A.Call, info: L.DistInfo, kind: str):
+    """``normal_lccdf(y | mu, sigma)``: elementwise, like the log densities."""
+    given = dict(zip(info.params, e.args[1:]))
+    values.check_dist_args(c, info, {**given, **{k.name: k.value for k in e.kwargs}}, e.span)
+    fval = c.compile(e.args[0])
+    build = dist_builder(c, info, [c.compile(a) for a in e.args[1:]],
+                         {k.name: c.compile(k.value) for k in e.kwargs}, e, validate=False)
+    fn, fmt, span = cdfs.cdf_function(info.name, kind), c.fmt, e.span
+
+    def cdf(env):
+        d = build(env)
+        y = fval(env)
+        check_value_shape(d, y, info, fmt, span, e.func)
+        return fn(d, jnp.asarray(y, dtype=float_dtype()))
+    return cdf
 
 
 def _static_arg(c: "Compiler", a, what: str):
@@ -125,5 +145,18 @@ def dist_call(c: "Compiler", d: A.DistCall, validate=True):
     info = L.DISTRIBUTIONS[d.name]
     given = dict(zip(info.params, d.args))
     values.check_dist_args(c, info, {**given, **{k.name: k.value for k in d.kwargs}}, d.span)
-    return info, dist_builder(c, info, [c.compile(a) for a in d.args],
-                              {k.name: c.compile(k.value) for k in d.kwargs}, d, validate)
+    build = dist_builder(c, info, [c.compile(a) for a in d.args],
+                         {k.name: c.compile(k.value) for k in d.kwargs}, d, validate)
+    return info, build if d.trunc is None else _truncated(c, info, build, d.trunc)
+
+
+def _truncated(c: "Compiler", info: L.DistInfo, build, t: A.Truncation):
+    """env -> the distribution restricted to ``T[lo, hi]`` (see :func:`.cdfs.truncate`)."""
+    flo, fhi = (None if b is None else c.compile(b) for b in (t.lo, t.hi))
+    ext = domains.support(info.support).extent
+    name = info.name
+
+    def truncated(env):
+        lo, hi = (None if f is None else jnp.asarray(f(env), dtype=float_dtype()) for f in (flo, fhi))
+        return cdfs.truncate(name, build(env), lo, hi, ext.lo, ext.hi)
+    return truncated

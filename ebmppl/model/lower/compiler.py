@@ -22,7 +22,7 @@ from ...dsl import ast as A
 from ...errors import EbmError, EbmSemanticError, EbmShapeError
 from .. import library as L
 from ..spec import Spec
-from . import arrays, calls, indices, limits
+from . import arrays, calls, indices, limits, recurrences
 from .shapes import Fmt, checked, shape_of, text_of
 
 Env = dict
@@ -153,10 +153,19 @@ def _binop(c: Compiler, e: A.BinOp):
             except ValueError:
                 raise EbmShapeError(f"shape mismatch in '{op}': {fmt(sa)} and {fmt(sb)} do not broadcast",
                                     span, "sizes must match or be 1 (NumPy broadcasting)") from None
+        a, b = _counted(a), _counted(b)
         if strict:
             _exact(op, a, b, span)
         return impl(a, b)
     return arith
+
+
+def _counted(v):
+    """A boolean operand of arithmetic as the 0 or 1 it counts for (as in Python: ``True + True == 2``);
+    ``jnp.add`` of two booleans would be their logical or."""
+    if getattr(v, "dtype", None) == jnp.bool_ or isinstance(v, (bool, np.bool_)):
+        return jnp.asarray(v).astype(limits.int_dtype())
+    return v
 
 
 def _exact(op: str, a, b, span) -> None:
@@ -321,5 +330,5 @@ _RULES: dict[type, Callable] = {
     A.Num: _num, A.Literal: _literal, A.Name: _name,
     A.BinOp: _binop, A.UnOp: _unop, A.Compare: _compare, A.BoolOp: _boolop, A.Not: _not, A.IfElse: _ifelse,
     A.Call: calls.call, A.Comprehension: arrays.comprehension, A.GenCall: arrays.gencall,
-    A.Array: arrays.array, A.Index: arrays.index,
+    A.Array: arrays.array, A.Index: arrays.index, A.Recurrence: recurrences.recurrence,
 }

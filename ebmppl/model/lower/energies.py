@@ -96,6 +96,7 @@ def _density(comp: Compiler, f: Factor):
     info, build = comp.dist_call(f.dist, validate=not info.support_guaranteed)
     ftarget = comp.compile(f.target)
     fmt, name, span = comp.fmt, f.name, f.span
+    truncated = f.dist.trunc is not None
 
     def density(env):
         d = build(env)
@@ -107,7 +108,10 @@ def _density(comp: Compiler, f: Factor):
             raise EbmShapeError(f"{info.name}(...) has shape {fmt(tuple(d.batch_shape))}, larger than the "
                                 f"shape {fmt(ys)} of its value", span,
                                 "index the arguments, or declare the variable with the larger shape")
-        return -jnp.sum(d.log_prob(y))
+        lp = d.log_prob(y)
+        if truncated:  # NumPyro's truncated classes do not mask values outside [low, high]
+            lp = jnp.where(d.support(jnp.asarray(y)), lp, -jnp.inf)
+        return -jnp.sum(lp)
     return density
 
 

@@ -13,7 +13,7 @@ from ...settings import float_dtype
 from ...errors import EbmShapeError
 from .. import library as L
 from ..spec import Spec
-from . import values
+from . import bounds, values
 
 if TYPE_CHECKING:
     from .lowered import Lowered
@@ -95,12 +95,15 @@ def default_value(low: "Lowered", s: Spec, shape):
 
 
 def example_values(low: "Lowered") -> dict:
-    """A value inside the domain of every var and latent (integers for integer kinds)."""
+    """A value inside the domain of every var and latent (integers for integer kinds); a var whose bounds read
+    other vars takes the default inside its bounds at their example values."""
     out = {}
     for s in low.model.random:
         shape = low.shapes[s.name]
         if s.domain.row.integer:
             out[s.name] = jnp.zeros(shape, jnp.int32)
+        elif bounds.varies(low, s):
+            out[s.name] = s.domain.row.default(tuple(shape), bounds.evaluate(low, s, out), float_dtype())
         else:
             out[s.name] = default_value(low, s, shape)
     return out

@@ -13,7 +13,7 @@ from ...errors import EbmError, EbmSemanticError, EbmShapeError
 from ...settings import float_dtype
 from ..library import names_in
 from ..spec import Model, Spec
-from . import limits, values
+from . import bounds, limits, values
 from .compiler import Compiler
 from .shapes import Fmt
 
@@ -175,6 +175,8 @@ def domain_args(comp: Compiler, s: Spec) -> tuple:
         return _mlp_args(comp, s)
     if not row.arity:
         return ()
+    if row.continuous and bounds.reads_random(comp, s):  # bounds computed from other vars: interval(0, 1 - a)
+        return bounds.domain_args(comp, s)
     if row.continuous:  # bounds: interval(lo, hi)
         lo, hi = (a if isinstance(a, (int, float)) else comp.static(a, "an interval bound", float)
                   for a in s.domain.args)

@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import numpy as np
-from numpyro.distributions import constraints
 
 from ...dsl import ast as A
 from ...errors import EbmDataError, EbmError
@@ -151,11 +150,6 @@ def check_finite(c: "Compiler", e, what: str) -> None:
 
 
 # ----------------------------------------------------- distribution arguments
-# What the domain table's ARGUMENTS rows call a ``structure`` has no value test there yet: NumPyro's constraints
-# test those whole matrices here.
-_STRUCTURES = {"cov": constraints.positive_definite, "chol": constraints.lower_cholesky}
-
-
 # Arguments that read comprehension variables are checked for every value of them, up to this many.
 MAX_LOOP_CHECKS = 256
 
@@ -207,14 +201,7 @@ def _check_arg(v: np.ndarray, need: domains.Argument, what: str, span) -> None:
         if bad is not None:
             at = f"; element {list(bad)} is {show(_item(x, bad))}" if bad else f", got {show(x)}"
             raise EbmError("semantic", f"{what} must be {need.need}{at}", span, need.literal_hint)
-    whole = _STRUCTURES.get(need.name)
-    if need.normalized:
-        ok = domains.first_outside(need.kind, (), x.astype(float_dtype())) is None
-    elif whole is not None and x.ndim >= 2:
-        ok = bool(np.all(np.asarray(whole(x.astype(float_dtype())))))
-    else:
-        ok = True
-    if not ok:
+    if not need.holds(x.astype(float_dtype())):
         raise EbmError("semantic", f"{what} must be {need.need}, got {show(x) if x.ndim == 1 else _matrix(x)}", span,
                        need.compute_hint or need.build_hint or None)
 
