@@ -349,3 +349,15 @@ def test_thresholds_are_checked(kw):
     with pytest.raises(EbmError, match=f"{next(iter(kw))}=") as info:
         ebmppl.diagnose(_idata(), **kw)
     assert info.value.kind == "usage"
+
+
+@pytest.mark.parametrize("states, suggests, never", [((0, 1), "gwg", None), ((-1, 1), "gwg", None),
+                                                      ((0, 1, 2), "pt", "gwg")])
+def test_a_slow_gibbs_run_is_sent_only_to_samplers_that_accept_the_model(states, suggests, never):
+    """gwg moves binary and spin variables only: a categorical model's hint names parallel tempering instead."""
+    rng = np.random.default_rng(0)
+    stuck = np.repeat(rng.choice(states, size=(4, 10, 3)), 20, axis=1)  # 200 draws in runs of 20: low ESS
+    idata = D.to_inference_data({"c": stuck}, {}, {}, {}, {"sampler": "gibbs"})
+    hints = " ".join(w.hint for w in D.diagnose(idata).warnings if w.kind.startswith("ess"))
+    assert f"sampler='{suggests}'" in hints, hints
+    assert never is None or never not in hints, hints

@@ -28,6 +28,22 @@ def test_ising_ais_covers_the_truth(temperature, exact, x64):
     assert abs(r.value - exact) < 3 * r.stderr  # the reported error bar covers the truth
 
 
+POTTS = """var c : categorical(3)[4]
+var b : binary[2]
+param w : real[4, 3] = 0.3
+factor f = -sum(w[i, c[i]] * (i + 1) for i in range(4)) - 0.8 * sum(c[i] == c[i + 1] for i in range(3))
+factor g = -0.5 * b[0] * (c[0] == 2) + 0.3 * b[1]
+"""
+
+
+def test_ais_moves_categorical_variables_and_covers_the_truth(x64):
+    """A Potts chain with a binary pair: AIS starts categorical elements uniform and moves them by Gibbs."""
+    model = ebm.parse(POTTS, "potts.ebm")
+    exact = logz_exact(model).value
+    r = logz_ais(model, runs=128, temperatures=300, key=0)
+    assert abs(r.value - exact) < 4 * r.stderr + 1e-3, (r, exact)
+
+
 def test_rbm_exact_sums_the_visible_layer(x64):
     r = logz_exact(load_example("rbm"))
     assert "65536 states of h" in r.detail and "summed v analytically" in r.detail

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,9 +56,13 @@ def progress(args) -> bool:
 def cmd_check(args, ctx) -> int:
     from ..model.lower import lower
     from ..model.summary import summary
+    from ..infer.flatness import flat_warnings
     model = load(args.file, data=args.consts)
     low = lower(model) if model.is_bound else None
-    print(summary(model, low))
+    print(summary(model, low), flush=True)
+    if low is not None and not low.placeholders:
+        for w in flat_warnings(model):  # elements the energy never changes with: improper along them
+            warnings.warn(w, stacklevel=1)
     print("ok")
     ctx.result.update(model=model.name, ok=True, bound=model.is_bound)
     return EXIT_OK

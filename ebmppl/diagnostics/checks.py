@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import EbmError
 from ..model.admit import require
-from ..vocabulary import knob
+from ..vocabulary import knob, value
 from .idata import summary
 
 
@@ -145,13 +145,13 @@ def diagnose(idata, var_names=None, rhat_max: float = 1.01, ess_min: float = 400
             raise EbmError("diagnose", f"var_names: {e.args[0] if e.args else e}",
                            hint=f"the posterior has {', '.join(map(str, post.data_vars))}") from None
     stats = getattr(idata, "sample_stats", None)
-    found = []
+    found, two_state = [], _two_state(post)
     found += _divergences(stats, chains, draws, sampler)
     found += precision(_stat(stats, "diverging"), _stat(stats, "step_size"), _float32(post), sampler)
     if chains >= 2:
-        found += _threshold(table, "r_hat", rhat_max, True, sampler)
-    found += _threshold(table, "ess_bulk", ess_min, False, sampler)
-    found += _threshold(table, "ess_tail", ess_min, False, sampler)
+        found += _threshold(table, "r_hat", rhat_max, True, sampler, two_state)
+    found += _threshold(table, "ess_bulk", ess_min, False, sampler, two_state)
+    found += _threshold(table, "ess_tail", ess_min, False, sampler, two_state)
     target = target_accept if target_accept is not None else _float(attrs.get("target_accept"))
     found += _acceptance(stats, sampler, target)
     depth = max_tree_depth if max_tree_depth is not None else _float(attrs.get("max_tree_depth"))
@@ -258,16 +258,34 @@ def _float32(post) -> bool:
     return bool(kinds) and all(k == np.float32 for k in kinds)
 
 
-def _further(sampler) -> str:
-    """The advice to switch samplers, where there is a better one to switch to."""
+def _further(sampler, two_state: bool = True) -> str:
+    """The advice to switch samplers, where there is a better one to switch to that accepts the model: gwg
+    moves binary and spin variables only (``two_state``), parallel tempering any."""
     if sampler in ("mala", "ula", "rwmh", "hmc"):
-        return ", or use a sampler that moves further per step (nuts)"
+        return f", or use a sampler that moves further per step ({knob('sampler', 'nuts')})"
+    if sampler == "gibbs" and two_state:
+        return (f", or try Gibbs-with-gradients ({knob('sampler', 'gwg')}), which flips the most promising "
+                f"elements, or parallel tempering ({value('sampler', 'pt')}) for separated modes")
     if sampler == "gibbs":
-        return ", or try gwg (Gibbs-with-gradients), which flips the most promising elements"
+        return (f", or try parallel tempering ({knob('sampler', 'pt')}), whose hotter replicas cross the "
+                f"barriers between modes")
     return ""
 
 
-def _threshold(table, col, limit, above, sampler=None) -> list:
+def _two_state(post) -> bool:
+    """Every discrete variable of the draws (integer-valued; lets aside) takes two values at most, 0/1 or -1/+1:
+    the binary and spin variables Gibbs-with-gradients moves (a categorical one has more states)."""
+    lets = set(str(post.attrs.get("lets", "")).split(","))
+    for name, da in post.data_vars.items():
+        a = np.asarray(da.values)
+        if name not in lets and a.dtype.kind in "iub" and a.size:
+            states = set(np.unique(a).tolist())
+            if not (states <= {0, 1} or states <= {-1, 1}):
+                return False
+    return True
+
+
+def _threshold(table, col, limit, above, sampler=None, two_state: bool = True) -> list:
     if col not in table.columns:
         return []
     v = table[col].astype(float)
@@ -283,14 +301,15 @@ def _threshold(table, col, limit, above, sampler=None) -> list:
             "rhat", f"R-hat is above {limit} for {of} (worst: {worst}): the chains disagree, so they have not "
                     f"yet mixed or sit in different modes", "run longer (more warmup and draws); if the chains "
                     "stay apart, the distribution is multimodal or badly scaled: start the chains closer together "
-                    f"or reparameterize{_further(sampler)}", names)]
+                    f"or reparameterize{_further(sampler, two_state)}", names)]
     what = "bulk" if col == "ess_bulk" else "tail"
     meaning = ("means and medians are uncertain" if what == "bulk" else
                "the 5% and 95% quantiles (and intervals) are uncertain")
     return [DiagnosticWarning(
         f"ess_{what}", f"{what} effective sample size is below {limit:.0f} for {of} (lowest: {worst}): "
                        f"the draws are strongly autocorrelated and {meaning}",
-        f"draw more (draws=; with a slowly mixing sampler, thin= keeps the files small){_further(sampler)}",
+        f"draw more ({knob('draws')}; with a slowly mixing sampler, {knob('thin')} keeps the files small)"
+        f"{_further(sampler, two_state)}",
         names)]
 
 

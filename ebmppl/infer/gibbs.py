@@ -118,7 +118,7 @@ def interaction_graph(target, lay: DiscreteLayout, key=0, points: int = 3):
     for k in range(points):
         x = np.where(two, off + (on - off) * rng.uniform(0, 1, n), base)  # other elements stay integers
         z = jnp.asarray(rng.uniform(-2, 2, target.dim), float_dtype())
-        params = _perturbed(target, rng) if k else target.params
+        params = perturbed_params(target, rng) if k else target.params
         h = np.asarray(hess(jnp.asarray(x, float_dtype()), z, params))
         finite = np.isfinite(h)
         scale = max(1.0, float(np.abs(h[finite]).max())) if finite.any() else 1.0
@@ -128,7 +128,7 @@ def interaction_graph(target, lay: DiscreteLayout, key=0, points: int = 3):
     return adj, diag
 
 
-def _perturbed(target, rng):
+def perturbed_params(target, rng):
     """The target's params with noise added to those whose support is the whole real line (real, mlp)."""
     out = dict(target.params)
     for s in target.model.params:

@@ -81,7 +81,7 @@ def summary(model: Model, lowered=None) -> str:
         method, why = low.free_energy_plan()
         lines.append(f"  free energy: {why}")
     elif model.latents:
-        lines.append("  free energy: decided once the consts are bound (--data)")
+        lines.append("  free energy: decided once the consts are bound (--consts)")
     else:
         lines.append("  free energy: no latents: the free energy is the energy")
     for w in model.warnings:

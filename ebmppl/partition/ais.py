@@ -1,8 +1,8 @@
 """Annealed importance sampling (AIS) for log Z along the geometric path from a normalized base p0 to exp(−E),
 with the checks that keep an improper model from getting a confident number.
 
-Base: a factorized Bernoulli over binary/spin variables and a diagonal normal on the unconstrained continuous
-ones. Transitions: block Gibbs sweeps for the discrete variables and MALA steps for the continuous ones. The
+Base: a factorized Bernoulli over binary/spin variables, a uniform distribution over each categorical element's
+states and a diagonal normal on the unconstrained continuous ones. Transitions: block Gibbs sweeps for the discrete variables and MALA steps for the continuous ones. The
 estimate is refused (``error[logz]``) when a run's weight is not finite (the energy is NaN or −inf somewhere the
 runs went), when the density does not vanish along some direction from the runs' best end point
 (:func:`~ebmppl.partition.improper.probe_tails`), or when the two halves of the runs disagree by many standard
@@ -29,6 +29,7 @@ from ..infer.values import check_values
 from ..model.admit import require
 from ..model.normalizer import LogZ
 from ..settings import ensure_compile_cache, float_dtype
+from ..vocabulary import knob
 from . import improper
 
 SETTLE_SE = 5.0  # the halves of the runs may differ by this many standard errors (combined) ...
@@ -36,35 +37,40 @@ SETTLE_FLOOR = 0.05  # ... or by this many nats, whichever is larger, before the
 
 
 class _Base(NamedTuple):
-    """AIS's normalized start p0: independent two-state elements, a diagonal normal on the unconstrained reals.
+    """AIS's normalized start p0: independent discrete elements, a diagonal normal on the unconstrained reals.
 
-    An element's value is ``lo + width * on`` with ``on`` in {0, 1} (binary: 0/1; spin: −1/+1).
+    A two-state element's value is ``lo + width * on`` with ``on`` in {0, 1} (binary: 0/1; spin: −1/+1), P(on)
+    ``p_on``; an element with more states (categorical) is uniform over its ``k`` consecutive values from ``lo``.
     """
 
-    p_on: jnp.ndarray  # P(on) per discrete element
-    lo: jnp.ndarray  # each discrete element's lower state
-    width: jnp.ndarray  # its upper state minus its lower one
+    p_on: jnp.ndarray  # P(on) per discrete element (unused for a many-state one)
+    lo: jnp.ndarray  # each discrete element's lowest state
+    width: jnp.ndarray  # its highest state minus its lowest one
+    many: jnp.ndarray  # True for an element with more than two states
+    k: jnp.ndarray  # its number of states
     mu: jnp.ndarray  # the normal's mean per unconstrained coordinate
     sd: jnp.ndarray  # and its standard deviation
 
     def on(self, x):
-        """1 where a discrete element is in its upper state, 0 where in its lower one."""
-        return (x - self.lo) / self.width
+        """1 where a two-state element is in its upper state, 0 where in its lower one (0 for many-state ones)."""
+        return jnp.where(self.many, 0.0, (x - self.lo) / self.width)
 
     @property
     def logit_on(self):
-        return jnp.log(self.p_on) - jnp.log1p(-self.p_on)
+        return jnp.where(self.many, 0.0, jnp.log(self.p_on) - jnp.log1p(-self.p_on))
 
     def log_prob(self, z, x):
         on = self.on(x)
-        lp_d = jnp.sum(on * jnp.log(self.p_on) + (1 - on) * jnp.log1p(-self.p_on))
+        lp_d = jnp.sum(jnp.where(self.many, -jnp.log(self.k),
+                                 on * jnp.log(self.p_on) + (1 - on) * jnp.log1p(-self.p_on)))
         lp_c = jnp.sum(-0.5 * ((z - self.mu) / self.sd) ** 2 - jnp.log(self.sd) - 0.5 * jnp.log(2 * jnp.pi))
         return lp_d + lp_c
 
     def sample(self, key):
         k1, k2 = jax.random.split(key)
-        on = jax.random.uniform(k1, self.p_on.shape) < self.p_on
-        x = self.lo + on.astype(self.lo.dtype) * self.width
+        u = jax.random.uniform(k1, self.p_on.shape, self.lo.dtype)
+        x = jnp.where(self.many, self.lo + jnp.minimum(jnp.floor(u * self.k), self.k - 1),
+                      self.lo + (u < self.p_on).astype(self.lo.dtype) * self.width)
         z = self.mu + self.sd * jax.random.normal(k2, self.mu.shape, self.mu.dtype)
         return z, x
 
@@ -73,16 +79,18 @@ def _ais_base(target, lay, data: Optional[dict]) -> _Base:
     """p0: Bernoulli(1/2) elements and N(0, 1) coordinates, or the data's frequencies, means and sds."""
     fd = float_dtype()
     low = target.low
-    lower, upper = lay.element_states()  # each element's two states (binary 0/1, spin -1/+1)
+    lower, upper = lay.element_states()  # each element's lowest and highest state (binary 0/1, spin -1/+1)
+    many = ~lay.two_state()
     base = _Base(jnp.full((lay.n,), 0.5, fd), jnp.asarray(lower, fd), jnp.asarray(upper - lower, fd),
-                 jnp.zeros((target.dim,), fd), jnp.ones((target.dim,), fd))
+                 jnp.asarray(many), jnp.asarray(upper - lower + 1, fd), jnp.zeros((target.dim,), fd),
+                 jnp.ones((target.dim,), fd))
     if data is None:
         return base
     if lay.n:
         d_rows = {n: jnp.asarray(data[n], fd) for n in lay.names if n in data}
         if len(d_rows) == len(lay.names):
             frequency = jnp.mean(base.on(jax.vmap(lay.flatten)(d_rows)), axis=0)
-            base = base._replace(p_on=jnp.clip(frequency, 0.02, 0.98))
+            base = base._replace(p_on=jnp.where(base.many, 0.5, jnp.clip(frequency, 0.02, 0.98)))
     if target.dim:
         u = jax.vmap(lambda row: ravel_pytree(
             low.to_unconstrained({s.name: row[s.name] for s in target.cont}))[0])(
@@ -116,7 +124,7 @@ class _Path:
             state, _ = M.step_with(M.draw(kc, z), M.init(z, ld), ld, self.step_size, jnp.ones((), z.dtype))
             z = state.position
         if self.lay.n:
-            # E_β(d) = β E(d) − (1 − β) log p0(d): the base is a product of Bernoullis, so the blocks stay valid
+            # E_β(d) = β E(d) − (1 − β) log p0(d): the base is a product of Bernoullis and uniforms, so the blocks stay valid
             def energy_of(zz, d):
                 xx = self.lay.flatten(d)
                 return -(beta * self.log_target(zz, xx) + (1 - beta) * jnp.sum(self.base.on(xx) * self.base.logit_on))
@@ -139,6 +147,16 @@ class _Path:
         keys = jax.random.split(kr, len(betas) - 1)
         (z, x, logw), _ = jax.lax.scan(body, (z, x, jnp.zeros((), betas.dtype)), (betas[:-1], betas[1:], keys))
         return logw, z, x
+
+
+def _check_consecutive(target, lay) -> None:
+    """The uniform base of a many-state element draws consecutive values from its lowest: so must its states be."""
+    for s, row, args in zip(target.disc, lay.rows, lay.args):
+        states = np.asarray(row.states(args), np.float64)
+        if len(states) > 2 and not np.array_equal(states, states[0] + np.arange(len(states))):
+            raise EbmError("logz", f"ais draws '{s.name}' uniformly over consecutive values; its states are not "
+                                   f"consecutive", s.span, f"use {knob('method', 'exact')} when the states can be "
+                                                           f"enumerated")
 
 
 def _schedule(temperatures: int):
@@ -166,7 +184,7 @@ def logz_ais(model, params=None, consts=None, runs: int = 256, temperatures: int
     """Annealed importance sampling along the geometric path from a normalized base p0 to exp(−E).
 
     Base: a factorized Bernoulli over binary/spin variables (frequencies from ``data`` when given,
-    else 1/2) and a standard normal on the unconstrained continuous variables (the data's mean and
+    else 1/2), a uniform distribution over each categorical element's states, and a standard normal on the unconstrained continuous variables (the data's mean and
     standard deviation when given). Transitions: block Gibbs sweeps for discrete variables and MALA
     steps for continuous ones, ``steps`` per temperature; the schedule is a sigmoid in β.
     Returns log Z with the standard error of the log-mean-exp (delta method) and, in the detail, the
@@ -185,11 +203,8 @@ def logz_ais(model, params=None, consts=None, runs: int = 256, temperatures: int
     target = Target(model, params, consts)
     if data is not None:
         check_values(model, data, target.cont + target.disc, "data", chain_axis=True)
-    many = [s for s in target.disc if not s.domain.row.two_state]
-    if many:
-        raise EbmError("logz", f"ais handles binary and spin variables; '{many[0].name}' is {many[0].domain.kind}",
-                       many[0].span, "use method='exact' when the states can be enumerated")
     lay = G.layout(target)
+    _check_consecutive(target, lay)
     path = _Path(target, lay, G.find_blocks(target, lay), _ais_base(target, lay, data), steps, step_size)
     betas = _schedule(temperatures)
     logw, z, x = jax.jit(jax.vmap(lambda k: path.log_weight(k, betas)))(jax.random.split(rng, runs))
