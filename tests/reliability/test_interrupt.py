@@ -149,7 +149,7 @@ def ckpt_write(path, write):
 ckpt.atomic_write = ckpt_write
 during = os.environ.get("DURING")
 if during:
-    module = importlib.import_module({"params": "ebmppl.io.params", "samples": "ebmppl.diagnostics"}[during])
+    module = importlib.import_module({"params": "ebmppl.io.params", "samples": "ebmppl.diagnostics.idata"}[during])
     orig, n, seen = module.atomic_write, int(os.environ.get("DURING_N", "1")), [0]
     def write_then_signal(path, write):
         seen[0] += 1
