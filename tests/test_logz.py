@@ -143,10 +143,31 @@ def test_cli_score_writes_one_score_per_row(tmp_path, capsys):
     from ebmppl.cli import main
     assert main(["score", "examples/ring.ebm", "--data", str(DATA / "ring.csv"), "--out", str(tmp_path)]) == 0
     lines = (tmp_path / "scores.csv").read_text().splitlines()
-    assert lines[0] == "row,score" and len(lines) == 2001
+    assert lines[0] == "row,score,log_density" and len(lines) == 2001  # quadrature gives the ring's log Z
     assert main(["score", "examples/ring.ebm", "--data", str(tmp_path / "missing.csv"), "--out",
                  str(tmp_path / "x")]) == 2
     assert "not found" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_cli_score_log_density_is_the_normalized_log_density(tmp_path, capsys):
+    """With log Z known, log_density = -F - log Z: for E = x^2 / 2 that is the standard normal's log pdf
+    (scikit-learn's score_samples sign: higher = more normal); --logz none leaves the column out."""
+    from scipy.stats import norm
+
+    from ebmppl.cli import main
+    (tmp_path / "g.ebm").write_text("var x : real\nfactor f = 0.5 * x^2\n")
+    xs = np.array([-3.0, -0.5, 0.0, 1.0, 2.5])
+    (tmp_path / "rows.csv").write_text("x\n" + "".join(f"{v}\n" for v in xs))
+    base = ["score", str(tmp_path / "g.ebm"), "--data", str(tmp_path / "rows.csv"), "--x64"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert "quadrature" in capsys.readouterr().out
+    table = np.loadtxt(tmp_path / "a" / "scores.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 1], 0.5 * xs ** 2, rtol=1e-6)
+    np.testing.assert_allclose(table[:, 2], norm.logpdf(xs), atol=1e-5)
+    assert main(base + ["--out", str(tmp_path / "b"), "--logz", "none"]) == 0
+    assert (tmp_path / "b" / "scores.csv").read_text().splitlines()[0] == "row,score"
+    assert main(base + ["--out", str(tmp_path / "c"), "--logz", "nce"]) == 2  # no params fitted by NCE
+    assert "records no learned log Z" in capsys.readouterr().err and not (tmp_path / "c").exists()
 
 
 # ------------------------------------------------------------ improper models

@@ -9,3 +9,4 @@ SAMPLERS = ("auto", "nuts", "hmc", "mala", "ula", "rwmh", "gibbs", "gwg", "pt") 
 FIT_METHODS = ("auto", "cd", "pcd", "sm", "ssm", "dsm", "nce", "fce", "vi", "mle", "ce")  # training.api.METHODS
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "lamb", "adabelief")  # training.trainer.OPTIMIZERS
 LOGZ_METHODS = ("auto", "exact", "quadrature", "ais")  # ebmppl.partition.METHODS
+SCORE_LOGZ = ("auto", "nce", "exact", "quadrature", "ais", "none")

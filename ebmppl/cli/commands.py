@@ -102,6 +102,50 @@ def _learned_logz(params_file, model):
     return float(value) if ok else None
 
 
+def _score_logz(args, model, params) -> tuple:
+    """(log Z, where it came from) for ``score``'s log_density column, or (None, why there is none)."""
+    from ..partition import logz
+    how = args.logz
+    if how == "none":
+        return None, "not asked for (--logz none)"
+    if how in ("auto", "nce") and args.params:
+        learned = _learned_logz(args.params, model)
+        if learned is not None:
+            return learned, "learned by NCE, from the params file"
+    if how == "nce":
+        raise EbmError("usage", f"--logz nce: '{args.params or 'the initial params'}' records no learned log Z",
+                       hint="fit with --method nce, or pass --logz exact, quadrature or ais")
+    if how != "auto":
+        r = logz(model, params, method=how, **({"key": args.seed} if how == "ais" else {}))
+        return float(r.value), f"{r.method}, +/- {r.stderr:.2g}"
+    method = _exact_method(model)
+    if method is None:
+        return None, "log Z is not known (pass --logz ais to estimate it, or fit by NCE)"
+    try:
+        r = logz(model, params, method=method)
+    except EbmError as e:
+        return None, f"{method} does not apply ({e.message}); pass --logz ais to estimate log Z"
+    return float(r.value), f"{r.method}, +/- {r.stderr:.2g}"
+
+
+def _exact_method(model):
+    """The log Z method without sampling that may apply: exact enumeration for discrete models, quadrature for
+    one or two continuous numbers; None otherwise."""
+    if all(s.domain.discrete for s in model.random):
+        return "exact"
+    if any(s.domain.discrete for s in model.random):
+        return None
+    size = sum(int(math.prod(model.lowered.shapes[s.name])) for s in model.random)
+    return "quadrature" if size <= 2 else None
+
+
+def _scores_csv(scores, log_z) -> str:
+    """``row,score`` (the free energy: higher = more anomalous), with ``log_density`` when log Z is known."""
+    if log_z is None:
+        return "row,score\n" + "".join(f"{i},{s:.8g}\n" for i, s in enumerate(scores))
+    return "row,score,log_density\n" + "".join(f"{i},{s:.8g},{-s - log_z:.8g}\n" for i, s in enumerate(scores))
+
+
 def cmd_score(args, ctx) -> int:
     from ..applications import anomaly_score
     from ..goodness import ksd
@@ -111,16 +155,19 @@ def cmd_score(args, ctx) -> int:
         rows = read_data(args.data, model)
         out.check_free({"--data": args.data, "--params": args.params, "--consts": args.consts})
         scores = anomaly_score(model, params, rows)
+        log_z, source = _score_logz(args, model, params)
         test = ksd(model, params, rows, key=args.seed) if args.ksd else None
         path = out / "scores.csv"
         with ctx.interrupts.writing_results():
             out.claim()
-            atomic_write(path, lambda tmp: Path(tmp).write_text("row,score\n" + "".join(
-                f"{i},{s:.8g}\n" for i, s in enumerate(scores))))
+            atomic_write(path, lambda tmp: Path(tmp).write_text(_scores_csv(scores, log_z)))
             if test is not None:
                 atomic_write(out / "ksd.json", lambda tmp: Path(tmp).write_text(json.dumps(vars(test), indent=1)))
     print(f"scored {len(scores)} rows (mean {scores.mean():.4g}, max {scores.max():.4g}); wrote {path}")
-    ctx.result.update(rows=len(scores), mean=float(scores.mean()), max=float(scores.max()), files=[str(path)])
+    print(f"log_density = -score - log Z with log Z = {log_z:.6g} ({source})" if log_z is not None else
+          f"no log_density column: {source}")
+    ctx.result.update(rows=len(scores), mean=float(scores.mean()), max=float(scores.max()), files=[str(path)],
+                      log_z=log_z, log_z_source=source)
     if test is not None:
         print(test)
         ctx.result.update(ksd=test.statistic, ksd_p_value=test.p_value, files=[str(path), str(out / "ksd.json")])

@@ -164,7 +164,8 @@ def _add_score(sub):
     sc = sub.add_parser("score", help="write an anomaly score (free energy) for every row of a data file",
                         description="Score every row of a CSV/NPZ data file by its free energy F(x) (latents "
                                     "summed out; higher = less likely under the model) and write DIR/scores.csv "
-                                    "(atomically) with one score per row, in the file's order.")
+                                    "(atomically) with one score per row, in the file's order; when log Z is "
+                                    "known, also the log density log p(x) = -F(x) - log Z (higher = more likely).")
     sc.add_argument("file", help="the .ebm model file")
     sc.add_argument("--params", metavar="PARAMS.npz", help="params (default: the model's initial params)")
     sc.add_argument("--data", required=True, metavar="DATA.csv|npz", help="rows to score")
@@ -174,6 +175,11 @@ def _add_score(sub):
                     help="also test the fit: the kernel Stein discrepancy of the model against the rows, with a "
                          "wild-bootstrap p-value (real-valued vars only); written to DIR/ksd.json")
     sc.add_argument("--seed", type=int, default=0, help=SEED_HELP + " (--ksd: the bootstrap's weights)")
+    sc.add_argument("--logz", default="auto", choices=choices.SCORE_LOGZ,
+                    help="where log Z comes from for the log_density column (log p(x) = -F(x) - log Z; higher = "
+                         "more normal, scikit-learn's score_samples sign): auto (default: NCE's learned log Z in "
+                         "the params file, else exact enumeration or quadrature when they apply, else no column), "
+                         "nce, exact, quadrature, ais (--seed) or none")
     _overwrite(sc)
     _common(sc)
 
