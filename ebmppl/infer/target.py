@@ -88,10 +88,16 @@ class Target:
 
     def from_values(self, values: dict):
         """(z, d) from named constrained values."""
+        self._require_all(values)
+        return self._from_values(values)
+
+    def _require_all(self, values: dict) -> None:
         missing = [s.name for s in self.cont + self.disc if s.name not in values]
         if missing:
             raise EbmError("sample", f"init has no value for {', '.join(repr(m) for m in missing)}",
                            hint="give every var and latent, or leave init=None for random starts")
+
+    def _from_values(self, values: dict):
         u = self.low.to_unconstrained({s.name: values[s.name] for s in self.cont})
         z, _ = ravel_pytree(u)
         d = {s.name: self.low.cast(s, values[s.name]) for s in self.disc}
@@ -107,11 +113,15 @@ class Target:
         """
         if init is not None:
             per_chain = self._check_init(init, num_chains)
-            pts = [self.from_values(jax.tree_util.tree_map(lambda a: jnp.asarray(a)[c], init))
-                   if per_chain else self.from_values(init)
-                   for c in range(num_chains)]
-            z = jnp.stack([p[0] for p in pts])
-            d = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *[p[1] for p in pts]) if self.disc else {}
+            self._require_all(init)
+            vals = {n: jnp.asarray(init[n]) for n in (s.name for s in self.cont + self.disc)}
+            if not per_chain:  # one start for every chain
+                vals = {k: jnp.broadcast_to(v, (num_chains,) + v.shape) for k, v in vals.items()}
+            convert = self.__dict__.get("_jit_from")  # all chains at once (a loop over 1024 chains took 0.8 s)
+            if convert is None:
+                convert = self._jit_from = jax.jit(jax.vmap(self._from_values))
+            z, d = convert(vals)
+            d = d if self.disc else {}
             ok = self._valid(z, d)
             if not bool(jnp.all(ok)):
                 c = int(np.argmin(np.asarray(ok)))
@@ -149,7 +159,10 @@ class Target:
     def _valid(self, z, d):
         if z.ndim == 1:
             return jax.jit(lambda z, d: self._finite(z, d))(z, d)
-        return jax.jit(jax.vmap(self._finite))(z, d)
+        valid = self.__dict__.get("_jit_valid")  # kept: a new jit each call traces again
+        if valid is None:
+            valid = self._jit_valid = jax.jit(jax.vmap(self._finite))
+        return valid(z, d)
 
     def _finite(self, z, d):
         lp, g = self.logdensity_and_grad(z, d)
