@@ -299,4 +299,5 @@ def cmd_demo(args, ctx) -> int:
 
 COMMANDS = {"check": cmd_check, "fit": cmd_fit, "sample": cmd_sample, "logz": cmd_logz, "score": cmd_score,
             "predict": cmd_predict, "diagnose": cmd_diagnose, "demo": cmd_demo, "launch": cmd_launch}
-COMPILES = frozenset({"fit", "sample", "predict", "logz", "score", "diagnose", "demo"})  # switch the compile cache on first
+# the commands that switch the compile cache on first
+COMPILES = frozenset({"fit", "sample", "predict", "logz", "score", "diagnose", "demo"})

@@ -2,9 +2,10 @@
 with the checks that keep an improper model from getting a confident number.
 
 Base: a factorized Bernoulli over binary/spin variables, a uniform distribution over each categorical element's
-states and a diagonal normal on the unconstrained continuous ones. Transitions: block Gibbs sweeps for the discrete variables and MALA steps for the continuous ones. The
-estimate is refused (``error[logz]``) when a run's weight is not finite (the energy is NaN or −inf somewhere the
-runs went), when the density does not vanish along some direction from the runs' best end point
+states and a diagonal normal on the unconstrained continuous ones. Transitions: block Gibbs sweeps for the
+discrete variables (categorical elements one at a time) and MALA steps for the continuous ones. The estimate
+is refused (``error[logz]``) when a run's weight is not finite (the energy is NaN or −inf somewhere the runs
+went), when the density does not vanish along some direction from the runs' best end point
 (:func:`~ebmppl.partition.improper.probe_tails`), or when the two halves of the runs disagree by many standard
 errors (the estimate does not settle).
 """
@@ -124,7 +125,8 @@ class _Path:
             state, _ = M.step_with(M.draw(kc, z), M.init(z, ld), ld, self.step_size, jnp.ones((), z.dtype))
             z = state.position
         if self.lay.n:
-            # E_β(d) = β E(d) − (1 − β) log p0(d): the base is a product of Bernoullis and uniforms, so the blocks stay valid
+            # E_β(d) = β E(d) − (1 − β) log p0(d): the base is a product of Bernoullis and uniforms (constant in
+            # d), so the blocks stay valid
             def energy_of(zz, d):
                 xx = self.lay.flatten(d)
                 return -(beta * self.log_target(zz, xx) + (1 - beta) * jnp.sum(self.base.on(xx) * self.base.logit_on))
@@ -184,9 +186,10 @@ def logz_ais(model, params=None, consts=None, runs: int = 256, temperatures: int
     """Annealed importance sampling along the geometric path from a normalized base p0 to exp(−E).
 
     Base: a factorized Bernoulli over binary/spin variables (frequencies from ``data`` when given,
-    else 1/2), a uniform distribution over each categorical element's states, and a standard normal on the unconstrained continuous variables (the data's mean and
-    standard deviation when given). Transitions: block Gibbs sweeps for discrete variables and MALA
-    steps for continuous ones, ``steps`` per temperature; the schedule is a sigmoid in β.
+    else 1/2), a uniform distribution over each categorical element's states, and a standard normal on
+    the unconstrained continuous variables (the data's mean and standard deviation when given).
+    Transitions: block Gibbs sweeps for discrete variables and MALA steps for continuous ones, ``steps`` per
+    temperature; the schedule is a sigmoid in β.
     Returns log Z with the standard error of the log-mean-exp (delta method) and, in the detail, the
     effective sample size of the weights; a warning is added when fewer than 10 % of the runs carry
     the estimate.
