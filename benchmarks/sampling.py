@@ -46,6 +46,8 @@ Three comparisons, each in one process, on the same problem, sizes and dtype (fl
    times are reported separately. (Both drivers recompile their sample loop on every call, so
    "warm" wall time still contains an XLA compile.) A diagnostic row gives min ESS per 1000
    gradient evaluations (leapfrog steps of the draws), which should match in expectation.
+   The same rows for a Bayesian logistic regression and for examples/garch.ebm, a GARCH(1,1) whose
+   variance recurrence ebmppl lowers to one ``lax.scan`` (the hand-written model scans too).
 
 3. **ULA step cost**: one ebmppl ULA step (``ebmppl.infer.ula.ULA``, ``lax.scan`` over
    ``kernel.sample``) on an MLP energy (``mlp(D, [32, 32], 1, swish)`` + envelope), 1024
@@ -549,6 +551,21 @@ def logreg_numpyro(X, y=None):
     numpyro.sample("y", dist.Bernoulli(logits=alpha + X @ beta), obs=y)
 
 
+def garch_numpyro(y, s1):
+    """examples/garch.ebm by hand: the GARCH(1,1) variance recurrence as a lax.scan."""
+    mu = numpyro.sample("mu", dist.Normal(0.0, 1.0))
+    omega = numpyro.sample("omega", dist.HalfNormal(1.0))  # normal(0, 1) T[0, ]
+    alpha = numpyro.sample("alpha", dist.Uniform(0.0, 1.0))
+    beta = numpyro.sample("beta", dist.Uniform(0.0, 1.0))
+
+    def step(prev, y_prev):
+        v = omega + alpha * (y_prev - mu) ** 2 + beta * prev
+        return v, v
+    first = jnp.full((1,), s1 ** 2, y.dtype)
+    _, rest = jax.lax.scan(step, first[0], y[:-1])
+    numpyro.sample("y", dist.Normal(mu, jnp.sqrt(jnp.concatenate([first, rest]))), obs=y)
+
+
 def nuts_problems():
     """(name, ebmppl model, hand-written NumPyro model, its args, variables for ESS, seeds factor) per NUTS
     problem. The seeds factor multiplies the configured number of seeds: a run of eight schools takes 0.2 s
@@ -558,6 +575,11 @@ def nuts_problems():
     yield ("eight schools (non-centered)", ebmppl.load(EXAMPLES / "eight_schools.ebm", data=str(data_path)),
            eight_schools_numpyro, (d["J"], jnp.asarray(d["sigma"], F32), jnp.asarray(d["y"], F32)),
            ("mu", "tau", "theta_tilde"), 3)
+    g_path = EXAMPLES / "data" / "garch.json"
+    g = json.loads(g_path.read_text())
+    yield (f"GARCH(1,1) recurrence, {g['T']} returns (ebmppl `let ... with`; NumPyro lax.scan)",
+           ebmppl.load(EXAMPLES / "garch.ebm", data=str(g_path)), garch_numpyro,
+           (jnp.asarray(g["y"], F32), float(g["sigma1"])), ("mu", "omega", "alpha", "beta"), 1)
     rng = np.random.default_rng(0)
     n, dim = LOGREG_N, LOGREG_DIM
     X = rng.normal(size=(n, dim)) / np.sqrt(dim)
