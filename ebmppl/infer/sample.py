@@ -122,11 +122,8 @@ def sample(model, params=None, data=None, sampler: str = "auto", chains: Optiona
                       stacklevel=2)
     ensure_compile_cache()
     part = chain_share(lay.chains, distributed)  # None, or the chains [lo, hi) this process runs
-    # a kept MCMC object holds its last draws: runs this large are not kept (compiling is cheap beside them)
-    skey = None
-    if lay.chains * lay.draws * sum(int(np.prod(model.lowered.shapes[s.name], dtype=np.int64))
-                                    for s in model.random) <= _KEEP_MAX_NUMBERS:
-        skey = _setup_key(model, params, consts, sampler, lay, kopt, progress, part)
+    # a kept MCMC object lets go of its draws once they are read (_take_draws): any size of run is kept
+    skey = _setup_key(model, params, consts, sampler, lay, kopt, progress, part)
     kept = _SETUPS.get(skey, model)
     # the same setup as a recent call: its target and compiled loop
     target, setup = kept if kept is not None else (Target(model, params, consts), {})
@@ -260,6 +257,14 @@ def _run(mcmc: MCMC, k_run, init_params, fields) -> None:
             mcmc._init_state_cache.clear()
 
 
+def _take_draws(mcmc: MCMC) -> tuple:
+    """(draws, extra fields) of the last run, grouped by chain. The MCMC object then lets go of them (NumPyro
+    keeps a run's states until the next run), so a kept setup holds its compiled loop but no draws."""
+    draws, extra = mcmc.get_samples(group_by_chain=True), mcmc.get_extra_fields(group_by_chain=True)
+    mcmc._states = mcmc._states_flat = None
+    return draws, extra
+
+
 # ------------------------------------------------------------ NumPyro kernels
 def _numpyro_kernel(model, target, sampler: str, kopt: KernelOptions):
     """NUTS or HMC on the model's NumPyro form; with discrete variables, inside HMCGibbs with ebmppl's sweep."""
@@ -309,8 +314,8 @@ def _run_numpyro(model, target, sampler, lay: Layout, kopt: KernelOptions, k_ini
             raise
         target.initial_points(k_init, lay.chains, None)  # raises the error that names the factor
         raise
-    samples = mcmc.get_samples(group_by_chain=True)
-    ef = {k.replace("hmc_state.", ""): v for k, v in mcmc.get_extra_fields(group_by_chain=True).items()}
+    samples, ef = _take_draws(mcmc)
+    ef = {k.replace("hmc_state.", ""): v for k, v in ef.items()}
     stats = {}
     if ef:
         stats = {"diverging": ef["diverging"], "acceptance_rate": ef["accept_prob"], "n_steps": ef["num_steps"],
@@ -361,8 +366,7 @@ def _run_ebm(target, sampler, lay: Layout, kopt: KernelOptions, k_init, k_run, i
     init_params, k_run = _chain_inputs({"z": z, "d": d}, k_run, lay.chains, part)
     pt = ("swap_accept", "betas") if sampler == "pt" else ()
     _run(mcmc, k_run, init_params, ("accept_prob", "diverging", "step_size", "logdensity", "discrete_accept") + pt)
-    ef = mcmc.get_extra_fields(group_by_chain=True)
-    pos = mcmc.get_samples(group_by_chain=True)
+    pos, ef = _take_draws(mcmc)
     values = setup["values"](pos["z"], pos["d"])
     stats = {"lp": ef["logdensity"], "diverging": ef["diverging"]}
     if target.dim > 0:
@@ -381,7 +385,6 @@ _SETUPS = Setups(kept=4)
 STEP_LIMIT = 2 ** 31 - 1  # iterations a chain: NumPyro's loop counts in int32
 KEEP_LIMIT = 1 << 28  # chains x draws x values a call may keep (1 GiB of float32): beyond, error[limit]
 HUGE_DRAW = 1e12  # draws beyond this size suggest chains drifting off in an improper model
-_KEEP_MAX_NUMBERS = 1 << 22  # chains x draws x values: a kept MCMC object holds its last run's draws (<= 16 MiB)
 
 
 def _setup_key(model, params, consts, *layout) -> Optional[tuple]:

@@ -241,6 +241,23 @@ def test_a_repeated_setup_runs_its_compiled_loop_again(sampler):
     assert wide.posterior["x"].values.std() > 3 * fresh.posterior["x"].values.std()
 
 
+@pytest.mark.parametrize("sampler, chains, dim", [("ula", 2048, 64), ("nuts", 4, 2)])
+def test_a_large_run_is_kept_and_its_setup_holds_no_draws(sampler, chains, dim):
+    """2048 chains x 50 draws x 64 numbers (6.6M, once too many to keep): the setup is kept, and its MCMC object
+    lets go of the draws once they are read (only the compiled loop stays); NumPyro's NUTS alike."""
+    import importlib
+    S = importlib.import_module("ebmppl.infer.sample")
+    m = ebm.parse(f"var x : real[{dim}]\nfactor f = 0.5 * sum(x^2)")
+    S._SETUPS.clear()
+    idata = ebm.sample(m, sampler=sampler, chains=chains, draws=50, warmup=5 if sampler == "nuts" else 0,
+                       progress=False, verbose=False)
+    assert idata.posterior["x"].shape == (chains, 50, dim)
+    assert len(S._SETUPS) == 1
+    (_, (_, setup)), = S._SETUPS._entries.values()
+    assert setup["mcmc"]._states is None and setup["mcmc"]._states_flat is None
+    S._SETUPS.clear()
+
+
 def test_numpyro_jit_memo_returns_one_wrapper_per_function_and_options():
     import numpyro.util
     from ebmppl.infer import _numpyro_jit
