@@ -30,8 +30,14 @@ def load_example(name: str):
 @pytest.fixture(scope="module", autouse=True)
 def _release_compiled_programs():
     """After each test module, drop the compiled programs it made (JAX's in-memory caches and the setups
-    ``fit``/``sample`` keep), so the suite's memory stays that of one module rather than all of them."""
+    ``fit``/``sample`` keep), so the suite's memory stays that of one module rather than all of them; and check
+    that the module left float64 as it found it (a CLI run with --x64 in the test process switches it on for
+    every later test)."""
+    x64 = bool(jax.config.jax_enable_x64)
     yield
+    leaked = bool(jax.config.jax_enable_x64) != x64
+    if leaked:
+        jax.config.update("jax_enable_x64", x64)
     import gc
     import sys
     for name in ("ebmppl.infer.sample", "ebmppl.training.api"):
@@ -40,6 +46,7 @@ def _release_compiled_programs():
             mod._SETUPS.clear()
     jax.clear_caches()
     gc.collect()
+    assert not leaked, "this module switched float64 on or off for the rest of the suite (restored)"
 
 
 @pytest.fixture
