@@ -65,7 +65,7 @@ def _check_size(model, nmodel, consts, draws: int) -> None:
 
 
 def _observation_groups(model, nmodel, samples: dict, consts) -> dict:
-    from .sample import _dims
+    from .idata import dims_of as _dims
     data = {**model.lowered.const_env, **(consts or {})}
     obs = {n: np.asarray(data[n]) for n in nmodel.sites.observed}
     ll = log_likelihood(nmodel, {s.name: samples[s.name] for s in model.random})
@@ -143,7 +143,7 @@ def predict(model, idata, params=None, data=None, consts: Optional[dict] = None,
 
 
 def _with_dims(model, arrays: dict) -> tuple:
-    from .sample import _dims
+    from .idata import dims_of as _dims
     arrays = {k: np.asarray(v) for k, v in arrays.items()}
     return arrays, {k: _dims(model, k, v.shape[2:]) for k, v in arrays.items()}
 
